@@ -1,0 +1,291 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"sharedcare/internal/outcome"
+	"sharedcare/internal/store"
+)
+
+// job is one caller's transaction, waiting for the writer.
+type job struct {
+	ctx  context.Context
+	fn   func(store.Tx) error
+	done chan error // buffered: the writer never blocks on a caller
+}
+
+var errClosed = outcome.Unavailable(5, "the database is shutting down")
+
+// Tx queues fn for the writer and waits until its batch has committed (or
+// fn failed). SQLite allows one writer; running every write on one
+// goroutine and committing a batch of them together shares the fsync and
+// avoids lock contention between connections.
+func (db *DB) Tx(ctx context.Context, fn func(store.Tx) error) error {
+	j := &job{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	db.closeMu.Lock()
+	if db.closed {
+		db.closeMu.Unlock()
+		return errClosed
+	}
+	select {
+	case db.jobs <- j:
+		db.closeMu.Unlock()
+	default:
+		// The queue is full: wait for room without holding the lock.
+		db.closeMu.Unlock()
+		select {
+		case db.jobs <- j:
+		case <-db.stop:
+			return errClosed
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	// Once queued, the job runs to completion even if ctx ends: the caller
+	// must learn whether its write committed, so it waits for the outcome.
+	return <-j.done
+}
+
+// writer owns conn. It runs until Close, committing queued jobs in batches.
+func (db *DB) writer(conn *sql.Conn, last time.Time, seq int64) {
+	defer close(db.done)
+	defer conn.Close()
+	w := &writeTx{db: db, conn: conn, last: last, seq: seq}
+	batch := make([]*job, 0, db.opts.MaxBatch)
+	for {
+		select {
+		case j := <-db.jobs:
+			batch = append(batch[:0], j)
+		case <-db.stop:
+			// Finish what is already queued, then stop.
+			for {
+				select {
+				case j := <-db.jobs:
+					w.run([]*job{j})
+				default:
+					return
+				}
+			}
+		}
+	fill:
+		for len(batch) < db.opts.MaxBatch {
+			select {
+			case j := <-db.jobs:
+				batch = append(batch, j)
+			default:
+				break fill
+			}
+		}
+		w.run(batch)
+	}
+}
+
+// writeTx is the store.Tx the writer passes to each job's fn.
+type writeTx struct {
+	db   *DB
+	conn *sql.Conn
+	last time.Time // lastUpdated of the newest version: stamps never go back
+	seq  int64     // seq of the newest version
+}
+
+// run executes a batch in one transaction, each job inside a savepoint so
+// that one job's failure undoes only its own writes.
+func (w *writeTx) run(batch []*job) {
+	ctx := context.Background() // jobs are committed whatever their callers do now
+	errs := make([]error, len(batch))
+	if _, err := w.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		err = fmt.Errorf("sqlite: begin: %w", err)
+		for _, j := range batch {
+			j.done <- err
+		}
+		return
+	}
+	last, seq := w.last, w.seq
+	for i, j := range batch {
+		if err := j.ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		errs[i] = w.runOne(j)
+	}
+	if _, err := w.conn.ExecContext(ctx, "COMMIT"); err != nil {
+		err = fmt.Errorf("sqlite: commit: %w", err)
+		w.conn.ExecContext(ctx, "ROLLBACK")
+		w.last, w.seq = last, seq
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+	}
+	for i, j := range batch {
+		j.done <- errs[i]
+	}
+}
+
+func (w *writeTx) runOne(j *job) (err error) {
+	if _, err := w.conn.ExecContext(j.ctx, "SAVEPOINT job"); err != nil {
+		return fmt.Errorf("sqlite: savepoint: %w", err)
+	}
+	last, seq := w.last, w.seq
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("sqlite: transaction panicked: %v", p)
+		}
+		ctx := context.Background()
+		if err != nil {
+			w.last, w.seq = last, seq
+			if _, rerr := w.conn.ExecContext(ctx, "ROLLBACK TO job"); rerr != nil {
+				err = errors.Join(err, rerr)
+			}
+		}
+		if _, rerr := w.conn.ExecContext(ctx, "RELEASE job"); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+	}()
+	return j.fn(w)
+}
+
+// now returns the lastUpdated for a new version: the clock, to the
+// millisecond, but never before the newest version's.
+func (w *writeTx) now() time.Time {
+	t := w.db.opts.Now().UTC().Truncate(time.Millisecond)
+	if t.Before(w.last) {
+		t = w.last
+	}
+	w.last = t
+	return t
+}
+
+type current struct {
+	rid, version, seq int64
+	deleted           bool
+	updated           int64
+}
+
+func (w *writeTx) current(ctx context.Context, typ, id string) (*current, error) {
+	var c current
+	err := w.db.writeSQL.current.QueryRowContext(ctx, typ, id).Scan(&c.rid, &c.version, &c.seq, &c.deleted, &c.updated)
+	if err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// Read returns the current version, a deletion included.
+func (w *writeTx) Read(ctx context.Context, typ, id string) (*store.Version, error) {
+	v, err := scanVersion(w.db.writeSQL.read.QueryRowContext(ctx, typ, id), typ, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: read %s/%s: %w", typ, id, err)
+	}
+	return v, nil
+}
+
+// Put writes a new version of wr.Type/wr.ID.
+func (w *writeTx) Put(ctx context.Context, wr *store.Write) (*store.Result, error) {
+	cur, err := w.current(ctx, wr.Type, wr.ID)
+	exists := err == nil
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: put %s/%s: %w", wr.Type, wr.ID, err)
+	}
+	if wr.CreateOnly && exists {
+		return nil, outcome.Conflict(http.StatusConflict, "%s/%s already exists", wr.Type, wr.ID)
+	}
+	if wr.IfMatch != 0 && (!exists || cur.version != wr.IfMatch) {
+		have := "none"
+		if exists {
+			have = fmt.Sprint(cur.version)
+		}
+		return nil, outcome.Conflict(http.StatusPreconditionFailed, "If-Match: %s/%s is at version %s, not %d", wr.Type, wr.ID, have, wr.IfMatch)
+	}
+	if wr.Delete && (!exists || cur.deleted) {
+		r := &store.Result{Unchanged: true}
+		if exists {
+			r.Version = &store.Version{Type: wr.Type, ID: wr.ID, VersionID: cur.version, Deleted: true, Method: store.Delete, LastUpdated: time.UnixMilli(cur.updated).UTC(), Seq: cur.seq}
+		}
+		return r, nil
+	}
+	v := &store.Version{Type: wr.Type, ID: wr.ID, VersionID: 1, LastUpdated: w.now(), Method: store.Create}
+	if exists {
+		v.VersionID = cur.version + 1
+		if !cur.deleted {
+			v.Method = store.Update
+		}
+	}
+	if wr.Delete {
+		v.Deleted, v.Method = true, store.Delete
+	} else {
+		v.Body = store.Stamp(wr.Resource, wr.ID, v.VersionID, v.LastUpdated)
+	}
+	ms := v.LastUpdated.UnixMilli()
+	var body any
+	if v.Body != nil {
+		body = v.Body
+	}
+	// The writer is the only one to insert versions, so it numbers them
+	// itself; the first version's seq becomes the resource's rid.
+	v.Seq = w.seq + 1
+	rid := v.Seq
+	if exists {
+		rid = cur.rid
+	}
+	if _, err := w.db.writeSQL.insertVersion.ExecContext(ctx, v.Seq, rid, wr.Type, wr.ID, v.VersionID, ms, int(v.Method), body); err != nil {
+		return nil, fmt.Errorf("sqlite: put %s/%s: insert version: %w", wr.Type, wr.ID, err)
+	}
+	w.seq = v.Seq
+	if exists {
+		_, err = w.db.writeSQL.updateResource.ExecContext(ctx, v.VersionID, v.Seq, v.Deleted, ms, wr.Type, wr.ID)
+	} else {
+		_, err = w.db.writeSQL.insertResource.ExecContext(ctx, wr.Type, wr.ID, rid, v.VersionID, v.Seq, v.Deleted, ms)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: put %s/%s: %w", wr.Type, wr.ID, err)
+	}
+	return &store.Result{Version: v, Created: !exists || cur.deleted}, nil
+}
+
+// writeStmts are the writer's statements, prepared once on its connection.
+type writeStmts struct {
+	current, read                                 *sql.Stmt
+	insertVersion, updateResource, insertResource *sql.Stmt
+}
+
+// newest returns the newest version's stamp and seq, so that both stay
+// monotonic across restarts.
+func newest(ctx context.Context, conn *sql.Conn) (time.Time, int64, error) {
+	var ms, seq sql.NullInt64
+	err := conn.QueryRowContext(ctx, `SELECT updated, seq FROM versions ORDER BY seq DESC LIMIT 1`).Scan(&ms, &seq)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, 0, fmt.Errorf("sqlite: newest version: %w", err)
+	}
+	return time.UnixMilli(ms.Int64).UTC(), seq.Int64, nil
+}
+
+func prepareWrite(ctx context.Context, conn *sql.Conn) (*writeStmts, error) {
+	var s writeStmts
+	for _, p := range []struct {
+		dst **sql.Stmt
+		sql string
+	}{
+		{&s.current, `SELECT rid, version, seq, deleted, updated FROM resources WHERE type = ? AND id = ?`},
+		{&s.read, readCurrentSQL},
+		{&s.insertVersion, `INSERT INTO versions (seq, rid, type, id, version, updated, method, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&s.updateResource, `UPDATE resources SET version = ?, seq = ?, deleted = ?, updated = ? WHERE type = ? AND id = ?`},
+		{&s.insertResource, `INSERT INTO resources (type, id, rid, version, seq, deleted, updated) VALUES (?, ?, ?, ?, ?, ?, ?)`},
+	} {
+		st, err := conn.PrepareContext(ctx, p.sql)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: prepare %q: %w", p.sql, err)
+		}
+		*p.dst = st
+	}
+	return &s, nil
+}

@@ -1,0 +1,110 @@
+// Package store is the storage contract: versioned resources, their history
+// and their search index rows, changed only inside transactions. Two
+// backends implement it (store/sqlite, store/postgres) and storetest holds
+// both to it. It knows FHIR only as far as meta.versionId and
+// meta.lastUpdated, which a backend sets in the body it stores.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"sharedcare/internal/fhir"
+)
+
+// Version is one stored version of a resource.
+type Version struct {
+	Type        string
+	ID          string
+	VersionID   int64
+	LastUpdated time.Time // UTC, millisecond precision, as in the body's meta
+	Deleted     bool      // a deletion: Body is nil
+	Method      Method    // the interaction that made this version
+	Body        []byte    // the resource's JSON with meta.versionId and meta.lastUpdated set
+	// Seq is the version's place in the backend's global order of writes;
+	// history pages use it as their cursor.
+	Seq int64
+}
+
+// Method is the interaction that wrote a version, as history reports it.
+type Method uint8
+
+const (
+	Create Method = iota + 1 // POST, or PUT of a new id
+	Update                   // PUT or PATCH of an existing resource
+	Delete
+)
+
+// Write is one change inside a transaction.
+type Write struct {
+	Type string
+	ID   string
+	// Resource is the new content; nil for a delete. The backend sets its
+	// meta.versionId and meta.lastUpdated before storing it, and nothing else.
+	Resource *fhir.Value
+	Delete   bool
+	// IfMatch, when non-zero, is the version the resource must be at for the
+	// write to go ahead (412 otherwise): it stops lost updates.
+	IfMatch int64
+	// CreateOnly makes the write fail with 409 if the resource exists, even
+	// deleted; a POST with a server-assigned id uses it.
+	CreateOnly bool
+}
+
+// Result is what a write did.
+type Result struct {
+	Version *Version
+	Created bool // no version existed before (201 rather than 200)
+	// Unchanged is set when a delete found nothing to delete (already
+	// deleted or never existed); no version was written.
+	Unchanged bool
+}
+
+// Tx is a transaction in progress. Its methods see its own writes. It must
+// not be used after the function it was passed to returns.
+type Tx interface {
+	// Read returns the current version, a deletion included (Deleted set),
+	// or ErrNotFound.
+	Read(ctx context.Context, typ, id string) (*Version, error)
+	Put(ctx context.Context, w *Write) (*Result, error)
+}
+
+// Store is a storage backend. All methods are safe for concurrent use.
+type Store interface {
+	// Read returns the current version of typ/id; an *outcome.Error with
+	// status 404 if it never existed, 410 if its current version is a deletion.
+	Read(ctx context.Context, typ, id string) (*Version, error)
+	// VRead returns the given version (a deletion has Deleted set), or a 404
+	// *outcome.Error.
+	VRead(ctx context.Context, typ, id string, versionID int64) (*Version, error)
+	// History lists versions, newest first.
+	History(ctx context.Context, q *HistoryQuery) ([]*Version, error)
+	// Tx runs fn in one database transaction: every Put in it commits
+	// together, or none does when fn or the commit fails. When Tx returns
+	// nil, the writes are durable. fn may be called again after a
+	// serialisation failure, so it must not have effects outside tx.
+	Tx(ctx context.Context, fn func(Tx) error) error
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// HistoryQuery selects versions for the history interactions.
+type HistoryQuery struct {
+	Type string // "" for system history
+	ID   string // "" for type or system history
+	// Since keeps versions last updated at or after it (_since).
+	Since time.Time
+	// AtLow/AtHigh keep versions current at some time in [AtLow, AtHigh] (_at).
+	AtLow, AtHigh time.Time
+	// Before keeps versions older than this position, for paging that stays
+	// stable while others write; 0 means from the newest.
+	Before int64
+	Count  int // at most this many
+}
+
+// Errors a backend returns; record and api map them to HTTP statuses.
+var (
+	ErrNotFound = errors.New("not found")
+)

@@ -1,0 +1,369 @@
+// Package storetest holds every backend to the store contract: the sqlite
+// and postgres tests call Run with a function that opens a fresh, empty store.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"sharedcare/internal/fhir"
+	"sharedcare/internal/outcome"
+	"sharedcare/internal/store"
+)
+
+// Opener returns a new empty store, closed when the test ends.
+type Opener func(t *testing.T) store.Store
+
+// Run runs the contract's tests against stores from open.
+func Run(t *testing.T, open Opener) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, store.Store)
+	}{
+		{"CreateRead", testCreateRead},
+		{"UpdateVersions", testUpdateVersions},
+		{"IfMatch", testIfMatch},
+		{"CreateOnly", testCreateOnly},
+		{"Delete", testDelete},
+		{"TxAtomic", testTxAtomic},
+		{"TxSeesOwnWrites", testTxSeesOwnWrites},
+		{"History", testHistory},
+		{"HistoryAt", testHistoryAt},
+		{"ConcurrentIfMatch", testConcurrentIfMatch},
+		{"ConcurrentCreates", testConcurrentCreates},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.fn(t, open(t))
+		})
+	}
+}
+
+func patient(t testing.TB, family string) *fhir.Value {
+	t.Helper()
+	v, err := fhir.Parse([]byte(`{"resourceType":"Patient","name":[{"family":"` + family + `"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &v
+}
+
+func put(t testing.TB, s store.Store, w *store.Write) (*store.Result, error) {
+	t.Helper()
+	var res *store.Result
+	err := s.Tx(context.Background(), func(tx store.Tx) error {
+		var err error
+		res, err = tx.Put(context.Background(), w)
+		return err
+	})
+	return res, err
+}
+
+func mustPut(t testing.TB, s store.Store, w *store.Write) *store.Result {
+	t.Helper()
+	res, err := put(t, s, w)
+	if err != nil {
+		t.Fatalf("Put %s/%s: %v", w.Type, w.ID, err)
+	}
+	return res
+}
+
+func status(err error) int {
+	if e, ok := outcome.As(err); ok {
+		return e.Status
+	}
+	return 0
+}
+
+func testCreateRead(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	res := mustPut(t, s, &store.Write{Type: "Patient", ID: "p1", Resource: patient(t, "Smith"), CreateOnly: true})
+	if !res.Created || res.Version.VersionID != 1 {
+		t.Errorf("create: Created=%v VersionID=%d, want true 1", res.Created, res.Version.VersionID)
+	}
+	v, err := s.Read(ctx, "Patient", "p1")
+	if err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	body, err := fhir.Parse(v.Body)
+	if err != nil {
+		t.Fatalf("stored body: %v", err)
+	}
+	meta := body.Get("meta")
+	if body.Str("id") != "p1" || meta.Str("versionId") != "1" || meta.Str("lastUpdated") != v.LastUpdated.Format(store.InstantFormat) {
+		t.Errorf("stored body id=%q meta=%s, want id p1, versionId 1, lastUpdated %s", body.Str("id"), fhir.Marshal(*meta), v.LastUpdated.Format(store.InstantFormat))
+	}
+	if _, err := s.Read(ctx, "Patient", "nope"); status(err) != http.StatusNotFound {
+		t.Errorf("Read unknown: %v, want 404", err)
+	}
+	if _, err := s.Read(ctx, "Observation", "p1"); status(err) != http.StatusNotFound {
+		t.Errorf("Read p1 as Observation: %v, want 404", err)
+	}
+}
+
+func testUpdateVersions(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustPut(t, s, &store.Write{Type: "Patient", ID: "u1", Resource: patient(t, "One")})
+	res := mustPut(t, s, &store.Write{Type: "Patient", ID: "u1", Resource: patient(t, "Two")})
+	if res.Created || res.Version.VersionID != 2 || res.Version.Method != store.Update {
+		t.Errorf("update: Created=%v VersionID=%d Method=%d, want false 2 Update", res.Created, res.Version.VersionID, res.Version.Method)
+	}
+	v1, err := s.VRead(ctx, "Patient", "u1", 1)
+	if err != nil {
+		t.Fatalf("VRead 1: %v", err)
+	}
+	b1, _ := fhir.Parse(v1.Body)
+	if got := b1.Get("name").Items[0].Str("family"); got != "One" {
+		t.Errorf("VRead 1 family = %q, want One", got)
+	}
+	cur, err := s.Read(ctx, "Patient", "u1")
+	if err != nil || cur.VersionID != 2 {
+		t.Fatalf("Read after update = %v, %v; want version 2", cur, err)
+	}
+	if cur.LastUpdated.Before(v1.LastUpdated) {
+		t.Errorf("lastUpdated went back: v1 %s, v2 %s", v1.LastUpdated, cur.LastUpdated)
+	}
+	if _, err := s.VRead(ctx, "Patient", "u1", 3); status(err) != http.StatusNotFound {
+		t.Errorf("VRead 3: %v, want 404", err)
+	}
+}
+
+func testIfMatch(t *testing.T, s store.Store) {
+	mustPut(t, s, &store.Write{Type: "Patient", ID: "m1", Resource: patient(t, "A")})
+	tests := []struct {
+		name    string
+		ifMatch int64
+		want    int
+	}{
+		{"stale version", 2, http.StatusPreconditionFailed},
+		{"current version", 1, 0},
+		{"now stale", 1, http.StatusPreconditionFailed},
+	}
+	for _, tt := range tests {
+		_, err := put(t, s, &store.Write{Type: "Patient", ID: "m1", Resource: patient(t, "B"), IfMatch: tt.ifMatch})
+		if status(err) != tt.want || (tt.want == 0 && err != nil) {
+			t.Errorf("%s: Put IfMatch %d = %v, want status %d", tt.name, tt.ifMatch, err, tt.want)
+		}
+	}
+	if _, err := put(t, s, &store.Write{Type: "Patient", ID: "absent", Resource: patient(t, "B"), IfMatch: 1}); status(err) != http.StatusPreconditionFailed {
+		t.Errorf("IfMatch on absent resource = %v, want 412", err)
+	}
+}
+
+func testCreateOnly(t *testing.T, s store.Store) {
+	mustPut(t, s, &store.Write{Type: "Patient", ID: "c1", Resource: patient(t, "A"), CreateOnly: true})
+	if _, err := put(t, s, &store.Write{Type: "Patient", ID: "c1", Resource: patient(t, "B"), CreateOnly: true}); status(err) != http.StatusConflict {
+		t.Errorf("second CreateOnly = %v, want 409", err)
+	}
+}
+
+func testDelete(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustPut(t, s, &store.Write{Type: "Patient", ID: "d1", Resource: patient(t, "A")})
+	res := mustPut(t, s, &store.Write{Type: "Patient", ID: "d1", Delete: true})
+	if res.Unchanged || res.Version.VersionID != 2 || !res.Version.Deleted {
+		t.Errorf("delete = %+v, want version 2 deleted", res.Version)
+	}
+	if _, err := s.Read(ctx, "Patient", "d1"); status(err) != http.StatusGone {
+		t.Errorf("Read deleted = %v, want 410", err)
+	}
+	if v, err := s.VRead(ctx, "Patient", "d1", 1); err != nil || v.Deleted {
+		t.Errorf("VRead 1 of deleted = %v, %v; want the first version", v, err)
+	}
+	if v, err := s.VRead(ctx, "Patient", "d1", 2); err != nil || !v.Deleted {
+		t.Errorf("VRead 2 of deleted = %v, %v; want the deletion", v, err)
+	}
+	again := mustPut(t, s, &store.Write{Type: "Patient", ID: "d1", Delete: true})
+	if !again.Unchanged {
+		t.Errorf("second delete wrote version %d, want no change", again.Version.VersionID)
+	}
+	if none := mustPut(t, s, &store.Write{Type: "Patient", ID: "never", Delete: true}); !none.Unchanged {
+		t.Errorf("delete of unknown resource wrote a version")
+	}
+	back := mustPut(t, s, &store.Write{Type: "Patient", ID: "d1", Resource: patient(t, "Back")})
+	if !back.Created || back.Version.VersionID != 3 {
+		t.Errorf("recreate after delete: Created=%v VersionID=%d, want true 3", back.Created, back.Version.VersionID)
+	}
+}
+
+func testTxAtomic(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	boom := errors.New("boom")
+	err := s.Tx(ctx, func(tx store.Tx) error {
+		for i := range 3 {
+			if _, err := tx.Put(ctx, &store.Write{Type: "Patient", ID: fmt.Sprintf("a%d", i), Resource: patient(t, "A")}); err != nil {
+				return err
+			}
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Tx = %v, want boom", err)
+	}
+	for i := range 3 {
+		if _, err := s.Read(ctx, "Patient", fmt.Sprintf("a%d", i)); status(err) != http.StatusNotFound {
+			t.Errorf("Read a%d after failed tx = %v, want 404", i, err)
+		}
+	}
+	// A failed transaction leaves the next one's numbering intact.
+	res := mustPut(t, s, &store.Write{Type: "Patient", ID: "a0", Resource: patient(t, "A")})
+	if res.Version.VersionID != 1 {
+		t.Errorf("after rollback, version = %d, want 1", res.Version.VersionID)
+	}
+}
+
+func testTxSeesOwnWrites(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	err := s.Tx(ctx, func(tx store.Tx) error {
+		if _, err := tx.Read(ctx, "Patient", "own"); !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("Read before write = %v, want ErrNotFound", err)
+		}
+		if _, err := tx.Put(ctx, &store.Write{Type: "Patient", ID: "own", Resource: patient(t, "A")}); err != nil {
+			return err
+		}
+		v, err := tx.Read(ctx, "Patient", "own")
+		if err != nil || v.VersionID != 1 {
+			return fmt.Errorf("Read after write = %v, %v", v, err)
+		}
+		_, err = tx.Put(ctx, &store.Write{Type: "Patient", ID: "own", Resource: patient(t, "B"), IfMatch: 1})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testHistory(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	for i := range 3 {
+		mustPut(t, s, &store.Write{Type: "Patient", ID: "h1", Resource: patient(t, fmt.Sprint("v", i))})
+	}
+	mustPut(t, s, &store.Write{Type: "Observation", ID: "o1", Resource: obs(t)})
+	mustPut(t, s, &store.Write{Type: "Patient", ID: "h1", Delete: true})
+
+	inst, err := s.History(ctx, &store.HistoryQuery{Type: "Patient", ID: "h1", Count: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := versions(inst); got != "4 3 2 1" {
+		t.Errorf("instance history versions = %s, want 4 3 2 1", got)
+	}
+	if !inst[0].Deleted || inst[0].Method != store.Delete || inst[3].Method != store.Create {
+		t.Errorf("instance history methods: newest deleted=%v method=%d, oldest method=%d", inst[0].Deleted, inst[0].Method, inst[3].Method)
+	}
+	page1, err := s.History(ctx, &store.HistoryQuery{Type: "Patient", ID: "h1", Count: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Writes after the first page do not shift the second.
+	mustPut(t, s, &store.Write{Type: "Patient", ID: "h1", Resource: patient(t, "later")})
+	page2, err := s.History(ctx, &store.HistoryQuery{Type: "Patient", ID: "h1", Count: 2, Before: page1[len(page1)-1].Seq})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := versions(page1) + " | " + versions(page2); got != "4 3 | 2 1" {
+		t.Errorf("paged history = %s, want 4 3 | 2 1", got)
+	}
+	typ, err := s.History(ctx, &store.HistoryQuery{Type: "Observation", Count: 10})
+	if err != nil || len(typ) != 1 || typ[0].ID != "o1" {
+		t.Errorf("type history = %v, %v; want o1 only", typ, err)
+	}
+	sys, err := s.History(ctx, &store.HistoryQuery{Count: 100})
+	if err != nil || len(sys) != 6 {
+		t.Errorf("system history: %d versions, %v; want 6", len(sys), err)
+	}
+	newest := sys[0].LastUpdated
+	since, err := s.History(ctx, &store.HistoryQuery{Since: newest.Add(time.Millisecond), Count: 10})
+	if err != nil || len(since) != 0 {
+		t.Errorf("history _since after newest = %d versions, %v; want 0", len(since), err)
+	}
+}
+
+func testHistoryAt(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	r1 := mustPut(t, s, &store.Write{Type: "Patient", ID: "at1", Resource: patient(t, "A")})
+	r2 := mustPut(t, s, &store.Write{Type: "Patient", ID: "at1", Resource: patient(t, "B")})
+	if !r2.Version.LastUpdated.After(r1.Version.LastUpdated) {
+		t.Skip("both versions share a millisecond; _at cannot tell them apart")
+	}
+	at := r1.Version.LastUpdated
+	got, err := s.History(ctx, &store.HistoryQuery{Type: "Patient", ID: "at1", AtLow: at, AtHigh: at, Count: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if versions(got) != "1" {
+		t.Errorf("_at first stamp = versions %s, want 1", versions(got))
+	}
+}
+
+func testConcurrentIfMatch(t *testing.T, s store.Store) {
+	mustPut(t, s, &store.Write{Type: "Patient", ID: "race", Resource: patient(t, "A")})
+	const n = 8
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			_, errs[i] = put(t, s, &store.Write{Type: "Patient", ID: "race", Resource: patient(t, fmt.Sprint("w", i)), IfMatch: 1})
+		})
+	}
+	wg.Wait()
+	wins := 0
+	for _, err := range errs {
+		switch status(err) {
+		case 0:
+			if err != nil {
+				t.Errorf("Put: %v", err)
+			}
+			wins++
+		case http.StatusPreconditionFailed:
+		default:
+			t.Errorf("Put: %v, want success or 412", err)
+		}
+	}
+	if wins != 1 {
+		t.Errorf("%d concurrent updates with If-Match 1 succeeded, want exactly 1", wins)
+	}
+}
+
+func testConcurrentCreates(t *testing.T, s store.Store) {
+	const n = 50
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			if _, err := put(t, s, &store.Write{Type: "Patient", ID: fmt.Sprint("cc", i), Resource: patient(t, "C"), CreateOnly: true}); err != nil {
+				t.Errorf("create cc%d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		if _, err := s.Read(context.Background(), "Patient", fmt.Sprint("cc", i)); err != nil {
+			t.Errorf("Read cc%d: %v", i, err)
+		}
+	}
+}
+
+func obs(t testing.TB) *fhir.Value {
+	v, err := fhir.Parse([]byte(`{"resourceType":"Observation","status":"final","code":{"text":"x"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &v
+}
+
+func versions(vs []*store.Version) string {
+	s := ""
+	for i, v := range vs {
+		if i > 0 {
+			s += " "
+		}
+		s += fmt.Sprint(v.VersionID)
+	}
+	return s
+}
