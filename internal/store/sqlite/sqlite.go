@@ -156,7 +156,7 @@ type sqliteConnector struct {
 }
 
 func (c *sqliteConnector) Connect(context.Context) (driver.Conn, error) { return c.drv.Open(c.dsn) }
-func (c *sqliteConnector) Driver() driver.Driver                      { return c.drv }
+func (c *sqliteConnector) Driver() driver.Driver                        { return c.drv }
 
 // Ping checks that a read connection answers.
 func (db *DB) Ping(ctx context.Context) error { return db.read.PingContext(ctx) }
