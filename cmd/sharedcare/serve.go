@@ -3,8 +3,176 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"sharedcare/internal/server"
+	"sharedcare/internal/store"
+	"sharedcare/internal/store/sqlite"
 )
 
+// serveConfig is the effective configuration of serve.
+type serveConfig struct {
+	Addr            string
+	DataDir         string
+	DatabaseURL     string
+	BaseURL         string
+	MaxBody         int64
+	MaxActive       int
+	MaxQueue        int
+	Synchronous     string
+	LogFormat       string
+	LogLevel        string
+	ShutdownTimeout time.Duration
+}
+
+func serveFlags(args []string) (*serveConfig, error) {
+	var cfg serveConfig
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&cfg.Addr, "addr", envOr("SHAREDCARE_ADDR", ":8080"), "listen address (env SHAREDCARE_ADDR)")
+	fs.StringVar(&cfg.DataDir, "data", envOr("SHAREDCARE_DATA", "data"), "folder for the embedded database (env SHAREDCARE_DATA)")
+	fs.StringVar(&cfg.DatabaseURL, "database-url", envOr("SHAREDCARE_DATABASE_URL", ""), "PostgreSQL URL (postgres://...); empty: embedded SQLite in -data (env SHAREDCARE_DATABASE_URL)")
+	fs.StringVar(&cfg.BaseURL, "base-url", envOr("SHAREDCARE_BASE_URL", ""), "public FHIR base URL for Location headers; empty: from each request's Host (env SHAREDCARE_BASE_URL)")
+	maxBody := fs.String("max-body", envOr("SHAREDCARE_MAX_BODY", "33554432"), "largest request body in bytes (env SHAREDCARE_MAX_BODY)")
+	maxActive := fs.String("max-active", envOr("SHAREDCARE_MAX_ACTIVE", "64"), "requests served at once; more wait in a queue (env SHAREDCARE_MAX_ACTIVE)")
+	maxQueue := fs.String("max-queue", envOr("SHAREDCARE_MAX_QUEUE", "1024"), "requests that may wait; beyond this they get 503 (env SHAREDCARE_MAX_QUEUE)")
+	fs.StringVar(&cfg.Synchronous, "sqlite-synchronous", envOr("SHAREDCARE_SQLITE_SYNCHRONOUS", "FULL"), "FULL: a write is acknowledged after fsync; NORMAL: survives a crash but not a power cut (env SHAREDCARE_SQLITE_SYNCHRONOUS)")
+	fs.StringVar(&cfg.LogFormat, "log-format", envOr("SHAREDCARE_LOG_FORMAT", ""), "text or json; empty: text on a terminal, json otherwise (env SHAREDCARE_LOG_FORMAT)")
+	fs.StringVar(&cfg.LogLevel, "log-level", envOr("SHAREDCARE_LOG_LEVEL", "info"), "debug, info, warn or error (env SHAREDCARE_LOG_LEVEL)")
+	shutdown := fs.String("shutdown-timeout", envOr("SHAREDCARE_SHUTDOWN_TIMEOUT", "20s"), "how long to let requests finish on SIGTERM (env SHAREDCARE_SHUTDOWN_TIMEOUT)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	var err error
+	if cfg.MaxBody, err = strconv.ParseInt(*maxBody, 10, 64); err != nil || cfg.MaxBody <= 0 {
+		return nil, fmt.Errorf("-max-body (SHAREDCARE_MAX_BODY) %q: want a positive number of bytes", *maxBody)
+	}
+	if cfg.MaxActive, err = strconv.Atoi(*maxActive); err != nil || cfg.MaxActive <= 0 {
+		return nil, fmt.Errorf("-max-active (SHAREDCARE_MAX_ACTIVE) %q: want a positive number", *maxActive)
+	}
+	if cfg.MaxQueue, err = strconv.Atoi(*maxQueue); err != nil || cfg.MaxQueue < 0 {
+		return nil, fmt.Errorf("-max-queue (SHAREDCARE_MAX_QUEUE) %q: want a number", *maxQueue)
+	}
+	if cfg.ShutdownTimeout, err = time.ParseDuration(*shutdown); err != nil {
+		return nil, fmt.Errorf("-shutdown-timeout (SHAREDCARE_SHUTDOWN_TIMEOUT) %q: %v", *shutdown, err)
+	}
+	if cfg.Synchronous != "FULL" && cfg.Synchronous != "NORMAL" {
+		return nil, fmt.Errorf("-sqlite-synchronous (SHAREDCARE_SQLITE_SYNCHRONOUS) %q: want FULL or NORMAL", cfg.Synchronous)
+	}
+	return &cfg, nil
+}
+
+func newLogger(format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("-log-level (SHAREDCARE_LOG_LEVEL) %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	if format == "" {
+		format = "json"
+		if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			format = "text"
+		}
+	}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("-log-format (SHAREDCARE_LOG_FORMAT) %q: want text or json", format)
+}
+
 func runServe(ctx context.Context, args []string) error {
-	return errors.New("not yet")
+	cfg, err := serveFlags(args)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg.LogFormat, cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, cfg, log)
+}
+
+// openStore opens the configured backend.
+func openStore(ctx context.Context, cfg *serveConfig, log *slog.Logger) (store.Store, string, error) {
+	if cfg.DatabaseURL != "" {
+		return nil, "", errors.New("-database-url: PostgreSQL is not available in this build yet")
+	}
+	path := filepath.Join(cfg.DataDir, "sharedcare.db")
+	db, err := sqlite.Open(ctx, sqlite.Options{Path: path, Synchronous: cfg.Synchronous, Log: log})
+	if err != nil {
+		return nil, "", err
+	}
+	abs, _ := filepath.Abs(path)
+	return db, "sqlite:" + abs, nil
+}
+
+// serve runs the server until SIGINT or SIGTERM, then drains requests,
+// stops workers and closes the database, in that order.
+func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	db, where, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close() // runs last: every user of db has stopped by then
+	srv := server.New(server.Options{
+		Store: db, BaseURL: cfg.BaseURL, MaxBody: cfg.MaxBody,
+		MaxActive: cfg.MaxActive, MaxQueue: cfg.MaxQueue, Log: log,
+		Validate: newValidator(),
+	})
+	workCtx, stopWork := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer stopWork() // workers stop after HTTP has drained
+	wg.Go(func() { srv.RunWorkers(workCtx) })
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s (-addr, SHAREDCARE_ADDR): %w", cfg.Addr, err)
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	log.Info("sharedcare serving", "addr", ln.Addr().String(), "fhir_base", displayBase(cfg.BaseURL, ln.Addr()), "database", where,
+		"max_body", cfg.MaxBody, "max_active", cfg.MaxActive, "max_queue", cfg.MaxQueue, "sqlite_synchronous", cfg.Synchronous)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve %s: %w", cfg.Addr, err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func displayBase(base string, addr net.Addr) string {
+	if base != "" {
+		return base
+	}
+	if ta, ok := addr.(*net.TCPAddr); ok && (ta.IP.IsUnspecified() || ta.IP.IsLoopback()) {
+		return fmt.Sprintf("http://localhost:%d/fhir", ta.Port)
+	}
+	return "http://" + addr.String() + "/fhir"
 }

@@ -1,0 +1,70 @@
+package server
+
+import (
+	"net/http"
+	"time"
+
+	"sharedcare/internal/api"
+	"sharedcare/internal/outcome"
+)
+
+// limiter bounds the requests being served at once. Past MaxActive a
+// request waits, up to MaxWait, in a queue of at most MaxQueue; past that
+// it is shed at once with 503 and Retry-After, so that an overload (a
+// Monday morning at 5x) costs the excess requests, not the server: memory
+// stays bounded and admitted requests keep a bounded latency.
+type limiter struct {
+	active  chan struct{}
+	queue   chan struct{}
+	maxWait time.Duration
+	next    http.Handler
+}
+
+func newLimiter(maxActive, maxQueue int, maxWait time.Duration, next http.Handler) http.Handler {
+	if maxActive <= 0 {
+		return next
+	}
+	return &limiter{active: make(chan struct{}, maxActive), queue: make(chan struct{}, maxQueue), maxWait: maxWait, next: next}
+}
+
+func (l *limiter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	select {
+	case l.active <- struct{}{}:
+	default:
+		if !l.wait(r) {
+			shed(w, r)
+			return
+		}
+	}
+	defer func() { <-l.active }()
+	l.next.ServeHTTP(w, r)
+}
+
+// wait queues for an active slot; false when the queue is full, the wait
+// too long, or the client gone.
+func (l *limiter) wait(r *http.Request) bool {
+	select {
+	case l.queue <- struct{}{}:
+	default:
+		return false
+	}
+	defer func() { <-l.queue }()
+	t := time.NewTimer(l.maxWait)
+	defer t.Stop()
+	select {
+	case l.active <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	case <-r.Context().Done():
+		return false
+	}
+}
+
+func shed(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Retry-After", "1")
+	api.WriteOutcome(w, r, http.StatusServiceUnavailable, []outcome.Issue{{
+		Severity: outcome.Err, Code: outcome.CodeThrottled,
+		Diagnostics: "the server is at capacity; retry after a second",
+	}})
+}

@@ -1,0 +1,93 @@
+// Package server assembles the record, its faces (the FHIR API, and as they
+// land the web apps and workers) and the middleware around them into one
+// http.Handler with a lifecycle. Only server and cmd/sharedcare see a
+// concrete storage backend.
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"sharedcare/internal/api"
+	"sharedcare/internal/record"
+	"sharedcare/internal/store"
+)
+
+// Options configure a Server. Zero values are working defaults.
+type Options struct {
+	Store store.Store
+	// Validate checks each resource before it is stored.
+	Validate record.ValidateFunc
+	// BaseURL is the public FHIR base ("https://host/fhir"); "" derives it
+	// from each request's Host.
+	BaseURL string
+	// MaxBody bounds request bodies in bytes; 0 means 32 MiB.
+	MaxBody int64
+	// MaxActive bounds requests served at once; 0 means 64. MaxQueue bounds
+	// those waiting for a turn (0 means 1024), each at most MaxWait (0
+	// means 2s); beyond either, requests are shed with 503.
+	MaxActive, MaxQueue int
+	MaxWait             time.Duration
+	Version             string
+	Log                 *slog.Logger
+}
+
+// Server is the whole HTTP face of sharedcare.
+type Server struct {
+	handler http.Handler
+	store   store.Store
+	log     *slog.Logger
+}
+
+// New assembles a Server over opts.Store.
+func New(opts Options) *Server {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxActive == 0 {
+		opts.MaxActive = 64
+	}
+	if opts.MaxQueue == 0 {
+		opts.MaxQueue = 1024
+	}
+	if opts.MaxWait == 0 {
+		opts.MaxWait = 2 * time.Second
+	}
+	rec := record.New(record.Options{Store: opts.Store, Validate: opts.Validate, Log: opts.Log.With("component", "record")})
+	fhirAPI := api.New(api.Options{Record: rec, MaxBody: opts.MaxBody, BaseURL: opts.BaseURL, Version: opts.Version, Log: opts.Log.With("component", "api")})
+	s := &Server{store: opts.Store, log: opts.Log}
+	mux := http.NewServeMux()
+	mux.Handle("/fhir/", fhirAPI)
+	mux.Handle("/fhir", http.RedirectHandler("/fhir/metadata", http.StatusFound))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", s.ready)
+	mux.HandleFunc("GET /{$}", home)
+	s.handler = api.WithRequestID(record.NewUUID()[:8]+"-", compress(newLimiter(opts.MaxActive, opts.MaxQueue, opts.MaxWait, mux)))
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// RunWorkers runs the background workers until ctx ends.
+func (s *Server) RunWorkers(ctx context.Context) { <-ctx.Done() }
+
+// ready answers 200 when the database does, for load balancers.
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.WarnContext(ctx, "not ready", "err", err)
+		http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	w.Write([]byte("ready\n"))
+}
+
+func home(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Write([]byte(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>sharedcare</title></head>
+<body><h1>sharedcare</h1><p>The FHIR R4 API is at <a href="/fhir/metadata">/fhir</a>.</p></body></html>`))
+}
