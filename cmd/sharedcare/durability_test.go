@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"sharedcare/internal/store/sqlite"
+)
+
+// buildBinary builds sharedcare once per test binary run.
+var buildBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "sharedcare-bin")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "sharedcare")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// process is a running sharedcare serve.
+type process struct {
+	cmd  *exec.Cmd
+	base string // http://127.0.0.1:port/fhir
+}
+
+// startServer runs the real binary on a free port and waits until it
+// logs that it is serving.
+func startServer(t *testing.T, args ...string) *process {
+	t.Helper()
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, append([]string{"serve", "-addr", "127.0.0.1:0", "-log-format", "json"}, args...)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			var line struct{ Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "sharedcare serving" {
+				addr <- line.Addr
+			}
+		}
+	}()
+	select {
+	case a := <-addr:
+		return &process{cmd: cmd, base: "http://" + a + "/fhir"}
+	case <-time.After(30 * time.Second):
+		t.Fatal("server did not start within 30s")
+		return nil
+	}
+}
+
+// TestKillDuringWrites SIGKILLs the server while clients write, restarts
+// it, and finds every acknowledged write, on a consistent database.
+func TestKillDuringWrites(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	data := t.TempDir()
+	p := startServer(t, "-data", data)
+
+	var mu sync.Mutex
+	var acked []string // Patient ids the server answered 201 for
+	enough := make(chan struct{})
+	var enoughOnce sync.Once
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 10 * time.Second}
+	for w := range 8 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				body := fmt.Sprintf(`{"resourceType":"Patient","name":[{"family":"Writer%d","given":["N%d"]}]}`, w, i)
+				resp, err := client.Post(p.base+"/Patient", "application/fhir+json", strings.NewReader(body))
+				if err != nil {
+					return // the server is gone
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusCreated {
+					continue
+				}
+				var res struct{ ID string }
+				if json.Unmarshal(b, &res) == nil && res.ID != "" {
+					mu.Lock()
+					acked = append(acked, res.ID)
+					if len(acked) >= 500 {
+						enoughOnce.Do(func() { close(enough) })
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	// Kill once a good number of writes are acknowledged, mid-stream.
+	select {
+	case <-enough:
+	case <-time.After(60 * time.Second):
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Wait()
+	close(stop)
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(acked) < 100 {
+		t.Fatalf("only %d writes acknowledged before the kill", len(acked))
+	}
+
+	db, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(data, "sharedcare.db")})
+	if err != nil {
+		t.Fatalf("reopen after SIGKILL: %v", err)
+	}
+	if err := db.Check(context.Background()); err != nil {
+		t.Errorf("database after SIGKILL: %v", err)
+	}
+	db.Close()
+
+	p2 := startServer(t, "-data", data)
+	missing := 0
+	for _, id := range acked {
+		resp, err := client.Get(p2.base + "/Patient/" + id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			missing++
+		}
+	}
+	if missing > 0 {
+		t.Errorf("%d of %d acknowledged writes missing after SIGKILL and restart", missing, len(acked))
+	}
+	t.Logf("%d acknowledged writes, all present after SIGKILL", len(acked))
+}
+
+// TestGracefulShutdown sends SIGTERM and expects a clean exit.
+func TestGracefulShutdown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	p := startServer(t, "-data", t.TempDir())
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v, want status 0", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no exit within 30s of SIGTERM")
+	}
+}
