@@ -9,7 +9,6 @@ import (
 	"sharedcare/internal/fhir"
 	"sharedcare/internal/outcome"
 	"sharedcare/internal/record"
-	"sharedcare/internal/store"
 )
 
 const (
@@ -64,7 +63,7 @@ func (h *Handler) history(w http.ResponseWriter, r *http.Request, typ, id string
 	b := fhir.ObjectValue(
 		"resourceType", fhir.StringValue("Bundle"),
 		"id", fhir.StringValue(record.NewUUID()),
-		"meta", fhir.ObjectValue("lastUpdated", fhir.StringValue(h.now().UTC().Format(store.InstantFormat))),
+		"meta", fhir.ObjectValue("lastUpdated", fhir.StringValue(h.now().UTC().Format(record.InstantFormat))),
 		"type", fhir.StringValue("history"),
 	)
 	links := fhir.Value{Kind: fhir.Array}
@@ -100,7 +99,7 @@ func link(rel, u string, params url.Values) fhir.Value {
 	return fhir.ObjectValue("relation", fhir.StringValue(rel), "url", fhir.StringValue(u))
 }
 
-func historyEntry(base string, v *store.Version) (fhir.Value, error) {
+func historyEntry(base string, v *record.Version) (fhir.Value, error) {
 	full := base + "/" + v.Type + "/" + v.ID
 	e := fhir.ObjectValue("fullUrl", fhir.StringValue(full))
 	if !v.Deleted {
@@ -112,24 +111,24 @@ func historyEntry(base string, v *store.Version) (fhir.Value, error) {
 	}
 	method, status, u := "PUT", "200", v.Type+"/"+v.ID
 	switch v.Method {
-	case store.Create:
+	case record.MethodCreate:
 		method, status, u = "POST", "201", v.Type
-	case store.Delete:
+	case record.MethodDelete:
 		method, status, u = "DELETE", "204", v.Type+"/"+v.ID
 	}
 	e.Set("request", fhir.ObjectValue("method", fhir.StringValue(method), "url", fhir.StringValue(u)))
 	e.Set("response", fhir.ObjectValue(
 		"status", fhir.StringValue(status),
 		"etag", fhir.StringValue(etag(v.VersionID)),
-		"lastModified", fhir.StringValue(v.LastUpdated.Format(store.InstantFormat)),
+		"lastModified", fhir.StringValue(v.LastUpdated.Format(record.InstantFormat)),
 	))
 	return e, nil
 }
 
 // historyQuery reads _count, _since, _at and _cursor; any other parameter
 // is an error naming it.
-func historyQuery(params url.Values) (*store.HistoryQuery, error) {
-	q := &store.HistoryQuery{Count: defaultCount}
+func historyQuery(params url.Values) (*record.HistoryQuery, error) {
+	q := &record.HistoryQuery{Count: defaultCount}
 	for name, vals := range params {
 		if len(vals) != 1 {
 			return nil, outcome.Newf(http.StatusBadRequest, outcome.CodeInvalid, name, "%s is given %d times; history takes it once", name, len(vals))

@@ -10,7 +10,7 @@ import (
 
 	"sharedcare/internal/fhir"
 	"sharedcare/internal/outcome"
-	"sharedcare/internal/store"
+	"sharedcare/internal/record"
 )
 
 // writeJSON writes a FHIR JSON body, indented when the client asked for
@@ -31,7 +31,7 @@ func writeJSON(w http.ResponseWriter, f format, status int, body []byte) {
 
 // setVersionHeaders sets ETag and Last-Modified for v
 // (https://hl7.org/fhir/R4/http.html#versioning).
-func setVersionHeaders(w http.ResponseWriter, v *store.Version) {
+func setVersionHeaders(w http.ResponseWriter, v *record.Version) {
 	hd := w.Header()
 	hd["Etag"] = []string{etag(v.VersionID)}
 	hd["Last-Modified"] = []string{v.LastUpdated.UTC().Format(http.TimeFormat)}
@@ -50,7 +50,7 @@ func parseETag(s string) (int64, bool) {
 }
 
 // notModified reports whether a conditional read may answer 304.
-func notModified(r *http.Request, v *store.Version) bool {
+func notModified(r *http.Request, v *record.Version) bool {
 	if inm := r.Header.Get("If-None-Match"); inm != "" {
 		for _, t := range strings.Split(inm, ",") {
 			if t = strings.TrimSpace(t); t == "*" {
@@ -127,7 +127,7 @@ func prefer(r *http.Request) string {
 }
 
 // writeWritten answers a create or update per the Prefer header.
-func (h *Handler) writeWritten(w http.ResponseWriter, r *http.Request, f format, status int, v *store.Version, warnings []outcome.Issue) {
+func (h *Handler) writeWritten(w http.ResponseWriter, r *http.Request, f format, status int, v *record.Version, warnings []outcome.Issue) {
 	setVersionHeaders(w, v)
 	w.Header().Set("Location", h.baseURL(r)+"/"+v.Type+"/"+v.ID+"/_history/"+strconv.FormatInt(v.VersionID, 10))
 	switch prefer(r) {
