@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -34,6 +35,7 @@ type serveConfig struct {
 	LogFormat       string
 	LogLevel        string
 	ShutdownTimeout time.Duration
+	DebugAddr       string
 }
 
 func serveFlags(args []string) (*serveConfig, error) {
@@ -49,6 +51,7 @@ func serveFlags(args []string) (*serveConfig, error) {
 	fs.StringVar(&cfg.Synchronous, "sqlite-synchronous", envOr("SHAREDCARE_SQLITE_SYNCHRONOUS", "FULL"), "FULL: a write is acknowledged after fsync; NORMAL: survives a crash but not a power cut (env SHAREDCARE_SQLITE_SYNCHRONOUS)")
 	fs.StringVar(&cfg.LogFormat, "log-format", envOr("SHAREDCARE_LOG_FORMAT", ""), "text or json; empty: text on a terminal, json otherwise (env SHAREDCARE_LOG_FORMAT)")
 	fs.StringVar(&cfg.LogLevel, "log-level", envOr("SHAREDCARE_LOG_LEVEL", "info"), "debug, info, warn or error (env SHAREDCARE_LOG_LEVEL)")
+	fs.StringVar(&cfg.DebugAddr, "debug-addr", envOr("SHAREDCARE_DEBUG_ADDR", ""), "if set, serve Go's pprof profiles here, e.g. 127.0.0.1:6060; never expose it (env SHAREDCARE_DEBUG_ADDR)")
 	shutdown := fs.String("shutdown-timeout", envOr("SHAREDCARE_SHUTDOWN_TIMEOUT", "20s"), "how long to let requests finish on SIGTERM (env SHAREDCARE_SHUTDOWN_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -143,6 +146,15 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 	defer stopWork() // workers stop after HTTP has drained
 	wg.Go(func() { srv.RunWorkers(workCtx) })
 
+	if cfg.DebugAddr != "" {
+		dbg := &http.Server{Addr: cfg.DebugAddr, Handler: debugMux(), ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := dbg.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Warn("debug listener stopped", "err", err)
+			}
+		}()
+		defer dbg.Close()
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen %s (-addr, SHAREDCARE_ADDR): %w", cfg.Addr, err)
@@ -165,6 +177,17 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// debugMux serves pprof without touching http.DefaultServeMux.
+func debugMux() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	return mux
 }
 
 func displayBase(base string, addr net.Addr) string {

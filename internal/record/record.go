@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"regexp"
 
 	"sharedcare/internal/fhir"
 	"sharedcare/internal/outcome"
@@ -72,7 +71,21 @@ func NewUUID() string {
 	return string(s[:])
 }
 
-var idRe = regexp.MustCompile(`^[A-Za-z0-9\-.]{1,64}$`)
+// validID reports whether id matches [A-Za-z0-9\-\.]{1,64}
+// (https://hl7.org/fhir/R4/datatypes.html#id); a loop, as it runs on every
+// request.
+func validID(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
 
 // CheckType returns a 404 *outcome.Error unless typ is a concrete resource type.
 func CheckType(typ string) error {
@@ -84,7 +97,7 @@ func CheckType(typ string) error {
 
 // CheckID returns a 400 *outcome.Error unless id is a valid FHIR id.
 func CheckID(id string) error {
-	if !idRe.MatchString(id) {
+	if !validID(id) {
 		return outcome.Newf(http.StatusBadRequest, outcome.CodeValue, "", "%q is not a valid resource id (1 to 64 of A-Z a-z 0-9 - .)", id)
 	}
 	return nil
