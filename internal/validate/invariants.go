@@ -163,8 +163,7 @@ func (ev *evaluator) check(c *fhir.Constraint, at Focus) error {
 	case err != nil && ev.ctx.Err() != nil:
 		return ev.ctx.Err()
 	case err != nil:
-		w.issues = append(w.issues, outcome.Issue{Severity: outcome.Information, Code: outcome.CodeProcessing, Expression: w.loc(""),
-			Diagnostics: "invariant " + c.Key + " was not evaluated: " + err.Error()})
+		w.record(outcome.Information, outcome.CodeProcessing, "", "invariant %s was not evaluated: %v", c.Key, err)
 	case ok:
 	case c.Severity == "error":
 		w.errorf(outcome.CodeInvariant, "", "%s: %s", c.Key, c.Human)

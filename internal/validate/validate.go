@@ -2,6 +2,7 @@ package validate
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sync"
 
@@ -130,6 +131,10 @@ func (v *Validator) checkWrite(wk *walker, res *fhir.Value, ti *typeInfo, w Writ
 func (w *walker) result(structural int) ([]outcome.Issue, error) {
 	issues := w.issues
 	w.issues = nil
+	if w.dropped > 0 {
+		issues = append(issues, outcome.Issue{Severity: outcome.Information, Code: outcome.CodeTooCostly,
+			Diagnostics: fmt.Sprintf("%d more issues were found and are not listed", w.dropped)})
+	}
 	if w.errors == 0 {
 		return issues, nil
 	}

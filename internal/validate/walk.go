@@ -15,7 +15,10 @@ import (
 type walker struct {
 	s      *schema
 	issues []outcome.Issue
-	errors int // issues of severity error among issues
+	errors int // issues of severity error found, recorded or not
+	// dropped counts the issues found past maxIssues, which are counted but
+	// not recorded.
+	dropped int
 
 	// path is the location of the value in hand, kept as segments so that
 	// an expression string is built only when an issue is recorded.
@@ -61,6 +64,7 @@ func (w *walker) reset(s *schema) {
 	w.s = s
 	w.issues = nil
 	w.errors = 0
+	w.dropped = 0
 	w.path = w.path[:0]
 	w.slots = w.slots[:0]
 	w.roots = w.roots[:0]
@@ -90,15 +94,27 @@ func (w *walker) loc(child string) string {
 	return b.String()
 }
 
+// maxIssues bounds the issues recorded for one resource, so that a large
+// hostile body cannot make an OperationOutcome many times its own size.
+const maxIssues = 1000
+
 // errorf records an error at the current path, or at its child.
 func (w *walker) errorf(code, child, format string, args ...any) {
 	w.errors++
-	w.issues = append(w.issues, outcome.Issue{Severity: outcome.Err, Code: code, Expression: w.loc(child), Diagnostics: fmt.Sprintf(format, args...)})
+	w.record(outcome.Err, code, child, format, args...)
 }
 
 // warnf records a warning at the current path, or at its child.
 func (w *walker) warnf(code, child, format string, args ...any) {
-	w.issues = append(w.issues, outcome.Issue{Severity: outcome.Warning, Code: code, Expression: w.loc(child), Diagnostics: fmt.Sprintf(format, args...)})
+	w.record(outcome.Warning, code, child, format, args...)
+}
+
+func (w *walker) record(severity, code, child, format string, args ...any) {
+	if len(w.issues) >= maxIssues {
+		w.dropped++
+		return
+	}
+	w.issues = append(w.issues, outcome.Issue{Severity: severity, Code: code, Expression: w.loc(child), Diagnostics: fmt.Sprintf(format, args...)})
 }
 
 func (w *walker) push(name string) { w.path = append(w.path, seg{name: name, index: -1}) }

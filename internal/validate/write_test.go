@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"sharedcare/internal/fhir"
+	"sharedcare/internal/outcome"
 )
 
 func TestWrite(t *testing.T) {
@@ -82,5 +83,24 @@ func TestStringLimit(t *testing.T) {
 		if got, _ := issues(t, warnings, err); !slices.Equal(got, tt.want) {
 			t.Errorf("Resource(family of %d bytes) = %q, want %q", len(tt.family), got, tt.want)
 		}
+	}
+}
+
+// TestIssueLimit bounds the issues listed for a body full of faults.
+func TestIssueLimit(t *testing.T) {
+	t.Parallel()
+	given := make([]fhir.Value, 3*maxIssues)
+	for i := range given {
+		given[i] = fhir.NumberValue("1")
+	}
+	res := fhir.ObjectValue("resourceType", fhir.StringValue("Patient"),
+		"name", fhir.Value{Kind: fhir.Array, Items: []fhir.Value{fhir.ObjectValue("given", fhir.Value{Kind: fhir.Array, Items: given})}})
+	_, err := New(Options{}).Resource(context.Background(), &res, Write{})
+	oe, ok := outcome.As(err)
+	if !ok {
+		t.Fatalf("Resource(%d bad names) = %v, want an *outcome.Error", len(given), err)
+	}
+	if n := len(oe.Issues); n != maxIssues+1 || oe.Issues[n-1].Code != outcome.CodeTooCostly {
+		t.Errorf("Resource(%d bad names) has %d issues, the last %+v; want %d and a too-costly note", len(given), n, oe.Issues[n-1], maxIssues+1)
 	}
 }
