@@ -69,6 +69,12 @@ func TestFixtures(t *testing.T) {
 		{"observation-partial-dates.json", nil},
 		{"condition-clinical-status-one-good.json", nil},
 		{"condition-clinical-status-text.json", nil},
+		// invariants other than the native ones are the hook's (TestInvariants)
+		{"observation-quantity-code-no-system.json", nil},
+		{"patient-contact-no-details.json", nil},
+		{"observation-absent-reason-with-value.json", nil},
+		{"bundle-transaction-no-request.json", nil},
+		{"patient-structural-and-invariant.json", []string{"error value Patient.birthDate"}},
 
 		// the root
 		{"patient-unknown-type.json", []string{"error invalid "}},
