@@ -99,7 +99,10 @@ func (w *walker) target(v *fhir.Value, typ string, targets []string) {
 	if len(targets) > 0 && !slices.Contains(targets, typ) {
 		w.errorf(outcome.CodeValue, "reference", "a reference to %s is not allowed here; allowed: %s", typ, strings.Join(targets, ", "))
 	}
-	if t := v.Str("type"); t != "" && strings.TrimPrefix(t, "http://hl7.org/fhir/StructureDefinition/") != typ {
+	// Reference.type is relative to http://hl7.org/fhir/StructureDefinition/;
+	// other absolute URLs name logical models, which this cannot judge.
+	t := strings.TrimPrefix(v.Str("type"), "http://hl7.org/fhir/StructureDefinition/")
+	if t != "" && t != typ && !hasScheme(t) {
 		w.errorf(outcome.CodeValue, "type", "Reference.type %q disagrees with the reference, which is to %s", clip(t), typ)
 	}
 }
