@@ -28,9 +28,12 @@ type Invariants interface {
 // environment (https://hl7.org/fhir/R4/fhirpath.html#variables).
 type Focus struct {
 	// Node is the element or resource the invariant is declared on: the
-	// context of the expression. A primitive's Node is its JSON value; its
-	// id and extensions, if any, are in the parent object's "_name" member.
+	// context of the expression. A primitive's Node is its JSON value.
 	Node *fhir.Value
+	// Extensions is, for a primitive, its "_name" twin holding its id and
+	// extensions, or nil; fhirpath.Primitive(Node, Extensions, Type) is the
+	// item.
+	Extensions *fhir.Value
 	// Type is Node's FHIR type: "Patient", "Quantity", "Patient.contact",
 	// "string".
 	Type string
@@ -68,27 +71,27 @@ type evaluator struct {
 }
 
 // node evaluates the invariants of element e (nil for a resource) and of
-// type ti at v, then those of v's children.
+// type ti at v, then those of v's children. A primitive's "_name" twin
+// comes here with its primitive type only to have its extensions walked.
 func (ev *evaluator) node(v *fhir.Value, ti *typeInfo, e *elemInfo, res, root *fhir.Value) error {
-	at := Focus{Node: v, Type: ti.name, Resource: res, RootResource: root}
-	if e != nil {
-		for i := range e.Constraints {
-			if err := ev.check(&e.Constraints[i], at); err != nil {
+	if ti.kind != fhir.PrimitiveType {
+		at := Focus{Node: v, Type: ti.name, Resource: res, RootResource: root}
+		if e != nil {
+			for i := range e.Constraints {
+				if err := ev.check(&e.Constraints[i], at); err != nil {
+					return err
+				}
+			}
+		}
+		for i := range ti.t.Constraints {
+			c := &ti.t.Constraints[i]
+			if e != nil && declares(e.Constraints, c.Key) {
+				continue
+			}
+			if err := ev.check(c, at); err != nil {
 				return err
 			}
 		}
-	}
-	for i := range ti.t.Constraints {
-		c := &ti.t.Constraints[i]
-		if e != nil && declares(e.Constraints, c.Key) {
-			continue
-		}
-		if err := ev.check(c, at); err != nil {
-			return err
-		}
-	}
-	if ti.kind == fhir.PrimitiveType && e != nil {
-		return nil // a primitive's value has no children; its shadow is walked with typ nil e
 	}
 	w := ev.w
 	for i, k := range v.Keys {
@@ -97,9 +100,16 @@ func (ev *evaluator) node(v *fhir.Value, ti *typeInfo, e *elemInfo, res, root *f
 			continue // resourceType
 		}
 		el := &ti.elems[m.elem]
+		if m.kind == memPrimitive && len(el.Constraints) == 0 {
+			continue // nothing to evaluate at a primitive but its element's invariants
+		}
 		name := k
-		if m.kind == memShadow {
+		var shadow *fhir.Value
+		switch m.kind {
+		case memShadow:
 			name = k[1:]
+		case memPrimitive:
+			shadow = shadowOf(v, k)
 		}
 		w.push(name)
 		item := &v.Items[i]
@@ -108,12 +118,16 @@ func (ev *evaluator) node(v *fhir.Value, ti *typeInfo, e *elemInfo, res, root *f
 			pi := len(w.path) - 1
 			for j := range item.Items {
 				w.path[pi].index = j
-				if err = ev.member(&item.Items[j], m, el, res, root); err != nil {
+				var sh *fhir.Value
+				if shadow != nil && shadow.Kind == fhir.Array && j < len(shadow.Items) {
+					sh = &shadow.Items[j]
+				}
+				if err = ev.member(&item.Items[j], sh, m, el, res, root); err != nil {
 					break
 				}
 			}
 		} else {
-			err = ev.member(item, m, el, res, root)
+			err = ev.member(item, shadow, m, el, res, root)
 		}
 		w.pop()
 		if err != nil {
@@ -123,14 +137,18 @@ func (ev *evaluator) node(v *fhir.Value, ti *typeInfo, e *elemInfo, res, root *f
 	return nil
 }
 
-// member evaluates the invariants at one value of a member.
-func (ev *evaluator) member(v *fhir.Value, m member, e *elemInfo, res, root *fhir.Value) error {
+// member evaluates the invariants at one value of a member; shadow is a
+// primitive's "_name" twin.
+func (ev *evaluator) member(v, shadow *fhir.Value, m member, e *elemInfo, res, root *fhir.Value) error {
 	if v.Kind == fhir.Null {
 		return nil
 	}
 	switch m.kind {
 	case memPrimitive:
-		at := Focus{Node: v, Type: m.typ.name, Resource: res, RootResource: root}
+		if shadow != nil && shadow.Kind != fhir.Object {
+			shadow = nil
+		}
+		at := Focus{Node: v, Extensions: shadow, Type: m.typ.name, Resource: res, RootResource: root}
 		for i := range e.Constraints {
 			if err := ev.check(&e.Constraints[i], at); err != nil {
 				return err
@@ -138,7 +156,7 @@ func (ev *evaluator) member(v *fhir.Value, m member, e *elemInfo, res, root *fhi
 		}
 		return nil
 	case memShadow:
-		return ev.node(v, m.typ, nil, res, root) // extensions may hold data types with invariants
+		return ev.node(v, m.typ, nil, res, root) // its extensions may hold data types with invariants
 	case memComplex:
 		return ev.node(v, m.typ, e, res, root)
 	}
