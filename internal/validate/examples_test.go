@@ -117,3 +117,45 @@ func describe(err error) string {
 	}
 	return b.String()
 }
+
+// TestExamplesMutated spoils each valid example in two ways and expects
+// exactly those faults back: an unknown element at the root, and the
+// resource's id turned into an invalid one.
+func TestExamplesMutated(t *testing.T) {
+	t.Parallel()
+	dir := examplesDir(t)
+	files, err := filepath.Glob(filepath.Join(dir, "*-*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := New(Options{})
+	for _, path := range files {
+		name := filepath.Base(path)
+		if _, bad := knownInvalid[name]; bad {
+			continue
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := fhir.Parse(data)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		typ := res.Str("resourceType")
+		res.Set("bogusElement", fhir.BoolValue(true))
+		res.SetAfter("id", "resourceType", fhir.StringValue("not an id"))
+		_, err = v.Resource(context.Background(), &res, Write{})
+		oe, ok := outcome.As(err)
+		want := []string{typ + ".id", typ + ".bogusElement"}
+		var got []string
+		if ok {
+			for _, is := range oe.Issues {
+				got = append(got, is.Expression)
+			}
+		}
+		if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+			t.Errorf("%s spoilt: issues at %q, want %q", name, got, want)
+		}
+	}
+}
