@@ -67,6 +67,7 @@ func (w *walker) reset(s *schema) {
 	w.dropped = 0
 	w.path = w.path[:0]
 	w.slots = w.slots[:0]
+	clear(w.roots[:cap(w.roots)]) // a pooled walker keeps no ids of the last caller's resources
 	w.roots = w.roots[:0]
 	w.bundles = 0
 }
