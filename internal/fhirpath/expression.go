@@ -136,7 +136,7 @@ func (e *Expression) Evaluate(ctx context.Context, input Item, env *Env) ([]Item
 		r.input = r.inputArr[:]
 	}
 	if r.strict {
-		if err := e.check(input); err != nil {
+		if err := e.check(r); err != nil {
 			return nil, err
 		}
 	}

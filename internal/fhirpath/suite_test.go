@@ -23,10 +23,6 @@ const suiteDir = "../../../shared/testdata/fhirpath"
 // the reason. A listed test that starts passing fails TestOfficialSuite, so
 // the list only shrinks.
 var knownFailures = map[string]string{
-	// Strict mode's static checks are not written yet.
-	"testObservations/testPolymorphismAsB": "strict mode: static type check of (value as Period).unit not implemented",
-	"testDollar/testDollarOrderNotAllowed": "strict mode: ordered-function check not implemented",
-
 	// The suite's boundaries that are not boundaries. A decimal stands for
 	// the values that round to it, and lowBoundary/highBoundary round that
 	// span outward (the spec's own example: (-1.587).lowBoundary(2) is
