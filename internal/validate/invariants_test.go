@@ -7,14 +7,10 @@ import (
 	"testing"
 )
 
-// invariantsHook is the FHIRPath engine TestInvariants runs against. It is
-// nil until internal/fhirpath lands; then a file beside this one sets it
-// from the engine, as the server does with Options.Invariants:
-//
-//	func init() { invariantsHook = <the engine's Invariants> }
-//
-// No stand-in evaluator is used: a fake engine would test the fake.
-var invariantsHook Invariants
+// invariantsHook is the FHIRPath engine TestInvariants runs against, as the
+// server passes it in Options.Invariants. No stand-in evaluator is used: a
+// fake engine would test the fake.
+var invariantsHook Invariants = NewFHIRPathInvariants()
 
 // TestInvariants checks that invariants reach the hook at the right
 // locations, with the right severities and status.
