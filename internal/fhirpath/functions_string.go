@@ -240,8 +240,9 @@ func fnJoin(r *run, s scope, in []Item, c *call) ([]Item, error) {
 		if it.kind != KindString {
 			return nil, r.errorf(c.pos, "join(): expected Strings, got %s", typeOf(it))
 		}
-		str, _ := it.str()
-		parts = append(parts, str)
+		if str, ok := it.str(); ok { // skipping strings with only extensions
+			parts = append(parts, str)
+		}
 	}
 	return []Item{String(strings.Join(parts, sep))}, nil
 }
