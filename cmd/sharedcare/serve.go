@@ -138,7 +138,6 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 	srv := server.New(server.Options{
 		Store: db, BaseURL: cfg.BaseURL, MaxBody: cfg.MaxBody,
 		MaxActive: cfg.MaxActive, MaxQueue: cfg.MaxQueue, Log: log,
-		Validate: newValidator(),
 	})
 	workCtx, stopWork := context.WithCancel(context.Background())
 	var wg sync.WaitGroup

@@ -61,6 +61,11 @@ func New(opts Options) *Handler {
 		mux.Handle(pattern, h.wrap(pattern, fn))
 	}
 	route("GET /fhir/metadata", h.capabilities)
+	route("GET /fhir", h.searchSystem)
+	route("GET /fhir/{$}", h.searchSystem)
+	route("POST /fhir/_search", h.searchPost)
+	route("GET /fhir/{type}", h.searchType)
+	route("POST /fhir/{type}/_search", h.searchPost)
 	route("GET /fhir/_history", h.historySystem)
 	route("GET /fhir/{type}/_history", h.historyType)
 	route("GET /fhir/{type}/{id}", h.read)

@@ -21,9 +21,13 @@ func (h *Handler) operationType(w http.ResponseWriter, r *http.Request) error {
 	return unknownOperation(r, op)
 }
 
-// operationInstance dispatches /fhir/{type}/{id}/$op.
+// operationInstance dispatches /fhir/{type}/{id}/$op, and GET
+// /fhir/{compartment}/{id}/{type}, a compartment search.
 func (h *Handler) operationInstance(w http.ResponseWriter, r *http.Request) error {
 	op := r.PathValue("op")
+	if r.Method == http.MethodGet && (fhir.IsResourceType(op) || op == "*") {
+		return h.searchCompartment(w, r, r.PathValue("type"), r.PathValue("id"), op)
+	}
 	switch op {
 	case "$validate":
 		if r.Method != http.MethodPost {

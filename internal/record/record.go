@@ -15,18 +15,24 @@ import (
 
 	"sharedcare/internal/fhir"
 	"sharedcare/internal/outcome"
+	"sharedcare/internal/search"
 	"sharedcare/internal/store"
+	"sharedcare/internal/validate"
 )
 
-// ValidateFunc checks res before it is stored. id is the id res must carry,
-// or "" when it may carry none (a create). It returns the warnings found, and
-// an *outcome.Error when res must be refused.
-type ValidateFunc func(ctx context.Context, res *fhir.Value, id string) ([]outcome.Issue, error)
+// Validator checks a resource before it is stored: the warnings found, or
+// an *outcome.Error when it must be refused. *validate.Validator is one.
+type Validator interface {
+	Resource(ctx context.Context, res *fhir.Value, w validate.Write) ([]outcome.Issue, error)
+}
 
 // Options configure a Service.
 type Options struct {
-	Store    store.Store
-	Validate ValidateFunc
+	Store store.Store
+	// Validator checks every write; nil means validate.New with no options.
+	Validator Validator
+	// Indexer extracts search index values; nil means a new search.Indexer.
+	Indexer *search.Indexer
 	// NewID returns a fresh server-assigned id; nil means a random UUID.
 	NewID func() string
 	Log   *slog.Logger
@@ -35,14 +41,21 @@ type Options struct {
 // Service is the record. It is safe for concurrent use.
 type Service struct {
 	store    store.Store
-	validate ValidateFunc
+	validate Validator
+	indexer  *search.Indexer
 	newID    func() string
 	log      *slog.Logger
 }
 
 // New returns a Service over opts.Store.
 func New(opts Options) *Service {
-	s := &Service{store: opts.Store, validate: opts.Validate, newID: opts.NewID, log: opts.Log}
+	s := &Service{store: opts.Store, validate: opts.Validator, indexer: opts.Indexer, newID: opts.NewID, log: opts.Log}
+	if s.indexer == nil {
+		s.indexer = search.NewIndexer()
+	}
+	if s.validate == nil {
+		s.validate = validate.New(validate.Options{})
+	}
 	if s.newID == nil {
 		s.newID = NewUUID
 	}
@@ -160,15 +173,20 @@ func (s *Service) Create(ctx context.Context, typ string, res *fhir.Value) (*Wri
 		return nil, err
 	}
 	res.Delete("id")
-	warnings, err := s.check(ctx, res, "")
+	warnings, err := s.validate.Resource(ctx, res, validate.Write{Interaction: validate.Create, Type: typ})
 	if err != nil {
 		return nil, err
 	}
 	id := s.newID()
+	res.SetAfter("id", "resourceType", fhir.StringValue(id))
+	index, err := s.indexer.Extract(ctx, res)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", typ, err)
+	}
 	var r *store.Result
 	err = s.store.Tx(ctx, func(tx store.Tx) error {
 		var err error
-		r, err = tx.Put(ctx, &store.Write{Type: typ, ID: id, Resource: res, CreateOnly: true})
+		r, err = tx.Put(ctx, &store.Write{Type: typ, ID: id, Resource: res, CreateOnly: true, Index: index})
 		return err
 	})
 	if err != nil {
@@ -194,14 +212,18 @@ func (s *Service) Update(ctx context.Context, typ, id string, res *fhir.Value, i
 	case bodyID.Kind != fhir.String || bodyID.Text != id:
 		return nil, outcome.Newf(http.StatusBadRequest, outcome.CodeInvalid, typ+".id", "the id in the body (%s) is not the id in the URL (%s)", fhir.Marshal(*bodyID), id)
 	}
-	warnings, err := s.check(ctx, res, id)
+	warnings, err := s.validate.Resource(ctx, res, validate.Write{Interaction: validate.Update, Type: typ, ID: id})
 	if err != nil {
 		return nil, err
+	}
+	index, err := s.indexer.Extract(ctx, res)
+	if err != nil {
+		return nil, fmt.Errorf("update %s/%s: %w", typ, id, err)
 	}
 	var r *store.Result
 	err = s.store.Tx(ctx, func(tx store.Tx) error {
 		var err error
-		r, err = tx.Put(ctx, &store.Write{Type: typ, ID: id, Resource: res, IfMatch: ifMatch})
+		r, err = tx.Put(ctx, &store.Write{Type: typ, ID: id, Resource: res, IfMatch: ifMatch, Index: index})
 		return err
 	})
 	if err != nil {
@@ -248,8 +270,25 @@ func (s *Service) History(ctx context.Context, q *store.HistoryQuery) ([]*store.
 	return vs, nil
 }
 
-// Validate checks res as the given mode would before storing it, without
-// storing anything: id "" for a create, the target's id for an update.
+// Search runs a parsed search and returns one page of results.
+func (s *Service) Search(ctx context.Context, q *search.Query) (*SearchResult, error) {
+	for _, t := range append([]string{q.Type}, q.Types...) {
+		if t != "" {
+			if err := CheckType(t); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if c := q.Compartment; c != nil {
+		if err := checkTarget(c.Type, c.ID); err != nil {
+			return nil, err
+		}
+	}
+	return s.store.Search(ctx, q)
+}
+
+// Validate checks res as a write would, storing nothing: as an update of
+// typ/id when id is set, else on its own ($validate with no mode).
 func (s *Service) Validate(ctx context.Context, typ, id string, res *fhir.Value) ([]outcome.Issue, error) {
 	if err := checkTarget(typ, id); err != nil {
 		return nil, err
@@ -257,12 +296,9 @@ func (s *Service) Validate(ctx context.Context, typ, id string, res *fhir.Value)
 	if err := checkBody(res, typ); err != nil {
 		return nil, err
 	}
-	return s.check(ctx, res, id)
-}
-
-func (s *Service) check(ctx context.Context, res *fhir.Value, id string) ([]outcome.Issue, error) {
-	if s.validate == nil {
-		return nil, nil
+	w := validate.Write{Interaction: validate.Check, Type: typ}
+	if id != "" {
+		w = validate.Write{Interaction: validate.Update, Type: typ, ID: id}
 	}
-	return s.validate(ctx, res, id)
+	return s.validate.Resource(ctx, res, w)
 }

@@ -11,6 +11,8 @@ type (
 	HistoryQuery = store.HistoryQuery
 	// Method is the interaction that wrote a version.
 	Method = store.Method
+	// SearchResult is one page of a search.
+	SearchResult = store.SearchResult
 )
 
 // Methods a version can be written by.

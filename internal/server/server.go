@@ -13,13 +13,15 @@ import (
 	"sharedcare/internal/api"
 	"sharedcare/internal/record"
 	"sharedcare/internal/store"
+	"sharedcare/internal/validate"
 )
 
 // Options configure a Server. Zero values are working defaults.
 type Options struct {
 	Store store.Store
-	// Validate checks each resource before it is stored.
-	Validate record.ValidateFunc
+	// Validator checks each resource before it is stored; nil means the
+	// base R4 validator with FHIRPath invariants.
+	Validator record.Validator
 	// BaseURL is the public FHIR base ("https://host/fhir"); "" derives it
 	// from each request's Host.
 	BaseURL string
@@ -55,12 +57,15 @@ func New(opts Options) *Server {
 	if opts.MaxWait == 0 {
 		opts.MaxWait = 2 * time.Second
 	}
-	rec := record.New(record.Options{Store: opts.Store, Validate: opts.Validate, Log: opts.Log.With("component", "record")})
+	if opts.Validator == nil {
+		opts.Validator = validate.New(validate.Options{Invariants: validate.NewFHIRPathInvariants()})
+	}
+	rec := record.New(record.Options{Store: opts.Store, Validator: opts.Validator, Log: opts.Log.With("component", "record")})
 	fhirAPI := api.New(api.Options{Record: rec, MaxBody: opts.MaxBody, BaseURL: opts.BaseURL, Version: opts.Version, Log: opts.Log.With("component", "api")})
 	s := &Server{store: opts.Store, log: opts.Log}
 	mux := http.NewServeMux()
 	mux.Handle("/fhir/", fhirAPI)
-	mux.Handle("/fhir", http.RedirectHandler("/fhir/metadata", http.StatusFound))
+	mux.Handle("/fhir", fhirAPI)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.ready)
 	mux.HandleFunc("GET /{$}", home)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"sharedcare/internal/fhir"
+	"sharedcare/internal/search"
 )
 
 // Version is one stored version of a resource.
@@ -25,6 +26,9 @@ type Version struct {
 	// Seq is the version's place in the backend's global order of writes;
 	// history pages use it as their cursor.
 	Seq int64
+	// RID is the backend's stable number for the resource; set on versions
+	// a search returns, for following their references.
+	RID int64
 }
 
 // Method is the interaction that wrote a version, as history reports it.
@@ -50,6 +54,9 @@ type Write struct {
 	// CreateOnly makes the write fail with 409 if the resource exists, even
 	// deleted; a POST with a server-assigned id uses it.
 	CreateOnly bool
+	// Index holds the search index values of Resource (nil for a delete);
+	// they replace the resource's previous ones in the same transaction.
+	Index *search.Entries
 }
 
 // Result is what a write did.
@@ -68,6 +75,10 @@ type Tx interface {
 	// or ErrNotFound.
 	Read(ctx context.Context, typ, id string) (*Version, error)
 	Put(ctx context.Context, w *Write) (*Result, error)
+	// Search runs a search inside the transaction, seeing its writes, so
+	// that conditional writes decide on what they then change. It returns
+	// matches only: no paging, includes or totals beyond Total.
+	Search(ctx context.Context, q *search.Query) (*SearchResult, error)
 }
 
 // Store is a storage backend. All methods are safe for concurrent use.
@@ -80,6 +91,9 @@ type Store interface {
 	VRead(ctx context.Context, typ, id string, versionID int64) (*Version, error)
 	// History lists versions, newest first.
 	History(ctx context.Context, q *HistoryQuery) ([]*Version, error)
+	// Search finds current, undeleted resources matching q, one page of
+	// them, with what q includes.
+	Search(ctx context.Context, q *search.Query) (*SearchResult, error)
 	// Tx runs fn in one database transaction: every Put in it commits
 	// together, or none does when fn or the commit fails. When Tx returns
 	// nil, the writes are durable. fn may be called again after a
@@ -102,6 +116,20 @@ type HistoryQuery struct {
 	// stable while others write; 0 means from the newest.
 	Before int64
 	Count  int // at most this many
+}
+
+// SearchResult is one page of a search.
+type SearchResult struct {
+	Matches  []*Version
+	Included []*Version // from _include and _revinclude
+	// Total is the number of matches, -1 when not counted.
+	Total int
+	// Next and Prev are the page tokens of the neighbouring pages, "" when
+	// there is none; a Query with Page set to one of them reads that page
+	// of the same result snapshot, whatever was written since.
+	Next, Prev string
+	// Offset is the index of the first match of this page in the result.
+	Offset int
 }
 
 // Errors a backend returns; record and api map them to HTTP statuses.

@@ -41,6 +41,62 @@ CREATE TABLE versions (
 CREATE UNIQUE INDEX versions_rid ON versions (rid, version);
 CREATE INDEX versions_type ON versions (type, seq);
 `,
+	// 2: search index. Each table is clustered by rid, so that a resource's
+	// rows are appended on create and removed as one range on update; the
+	// secondary index serves searches.
+	`
+CREATE TABLE search_params (
+	id   INTEGER PRIMARY KEY,
+	type TEXT NOT NULL,
+	code TEXT NOT NULL,
+	UNIQUE (type, code)
+);
+CREATE TABLE idx_string (
+	rid INTEGER NOT NULL, param INTEGER NOT NULL, norm TEXT NOT NULL, exact TEXT NOT NULL,
+	PRIMARY KEY (rid, param, norm, exact)
+) WITHOUT ROWID;
+CREATE INDEX idx_string_s ON idx_string (param, norm);
+CREATE TABLE idx_token (
+	rid INTEGER NOT NULL, param INTEGER NOT NULL, system TEXT NOT NULL, code TEXT NOT NULL,
+	PRIMARY KEY (rid, param, system, code)
+) WITHOUT ROWID;
+CREATE INDEX idx_token_s ON idx_token (param, code, system);
+CREATE TABLE idx_reference (
+	rid INTEGER NOT NULL, param INTEGER NOT NULL, target_type TEXT NOT NULL, target_id TEXT NOT NULL, url TEXT NOT NULL,
+	PRIMARY KEY (rid, param, target_type, target_id, url)
+) WITHOUT ROWID;
+CREATE INDEX idx_reference_s ON idx_reference (param, target_id, target_type);
+CREATE INDEX idx_reference_u ON idx_reference (param, url) WHERE url != '';
+CREATE INDEX idx_reference_t ON idx_reference (target_id, target_type);
+CREATE TABLE idx_date (
+	rid INTEGER NOT NULL, param INTEGER NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL,
+	PRIMARY KEY (rid, param, lo, hi)
+) WITHOUT ROWID;
+CREATE INDEX idx_date_s ON idx_date (param, lo, hi);
+CREATE TABLE idx_number (
+	rid INTEGER NOT NULL, param INTEGER NOT NULL, value REAL NOT NULL,
+	PRIMARY KEY (rid, param, value)
+) WITHOUT ROWID;
+CREATE INDEX idx_number_s ON idx_number (param, value);
+CREATE TABLE idx_quantity (
+	rid INTEGER NOT NULL, param INTEGER NOT NULL, system TEXT NOT NULL, code TEXT NOT NULL, value REAL NOT NULL,
+	ccode TEXT NOT NULL, cvalue REAL NOT NULL,
+	PRIMARY KEY (rid, param, system, code, value)
+) WITHOUT ROWID;
+CREATE INDEX idx_quantity_s ON idx_quantity (param, code, value);
+CREATE INDEX idx_quantity_c ON idx_quantity (param, ccode, cvalue) WHERE ccode != '';
+CREATE TABLE idx_uri (
+	rid INTEGER NOT NULL, param INTEGER NOT NULL, value TEXT NOT NULL,
+	PRIMARY KEY (rid, param, value)
+) WITHOUT ROWID;
+CREATE INDEX idx_uri_s ON idx_uri (param, value);
+CREATE TABLE idx_composite (
+	rid INTEGER NOT NULL, param INTEGER NOT NULL, a_system TEXT NOT NULL, a_code TEXT NOT NULL,
+	b_system TEXT NOT NULL, b_code TEXT NOT NULL, b_lo REAL NOT NULL, b_hi REAL NOT NULL, c_lo REAL NOT NULL, c_hi REAL NOT NULL,
+	PRIMARY KEY (rid, param, a_system, a_code, b_system, b_code, b_lo, b_hi, c_lo)
+) WITHOUT ROWID;
+CREATE INDEX idx_composite_s ON idx_composite (param, a_code, b_code);
+`,
 }
 
 // migrate brings the schema up to date inside one immediate transaction, so

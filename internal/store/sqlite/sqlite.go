@@ -57,6 +57,8 @@ type DB struct {
 	running  bool // the writer goroutine was started
 	stmts    *readStmts
 	writeSQL *writeStmts
+	params   *params
+	snaps    *snapshots
 }
 
 // Open opens (creating if needed) the database at opts.Path, migrates its
@@ -117,6 +119,16 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		return nil, err
 	}
 	last, seq, err := newest(ctx, conn)
+	if err == nil {
+		db.params, err = loadParams(ctx, conn)
+	}
+	var index *indexWriter
+	if err == nil {
+		index, err = newIndexWriter(ctx, conn)
+	}
+	if err == nil {
+		db.snaps, err = openSnapshots(ctx, opts.Path+"-search")
+	}
 	if err != nil {
 		conn.Close()
 		db.Close()
@@ -125,7 +137,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	db.closeMu.Lock()
 	db.running = true
 	db.closeMu.Unlock()
-	go db.writer(conn, last, seq)
+	go db.writer(conn, last, seq, index)
 	return db, nil
 }
 
@@ -177,6 +189,9 @@ func (db *DB) Close() error {
 		<-db.done
 	}
 	var errs []error
+	if db.snaps != nil {
+		errs = append(errs, db.snaps.close())
+	}
 	if db.read != nil {
 		errs = append(errs, db.read.Close())
 	}

@@ -52,10 +52,10 @@ func (db *DB) Tx(ctx context.Context, fn func(store.Tx) error) error {
 }
 
 // writer owns conn. It runs until Close, committing queued jobs in batches.
-func (db *DB) writer(conn *sql.Conn, last time.Time, seq int64) {
+func (db *DB) writer(conn *sql.Conn, last time.Time, seq int64, index *indexWriter) {
 	defer close(db.done)
 	defer conn.Close()
-	w := &writeTx{db: db, conn: conn, last: last, seq: seq}
+	w := &writeTx{db: db, conn: conn, last: last, seq: seq, index: index}
 	batch := make([]*job, 0, db.opts.MaxBatch)
 	for {
 		select {
@@ -87,10 +87,11 @@ func (db *DB) writer(conn *sql.Conn, last time.Time, seq int64) {
 
 // writeTx is the store.Tx the writer passes to each job's fn.
 type writeTx struct {
-	db   *DB
-	conn *sql.Conn
-	last time.Time // lastUpdated of the newest version: stamps never go back
-	seq  int64     // seq of the newest version
+	db    *DB
+	conn  *sql.Conn
+	last  time.Time // lastUpdated of the newest version: stamps never go back
+	seq   int64     // seq of the newest version
+	index *indexWriter
 }
 
 // run executes a batch in one transaction, each job inside a savepoint so
@@ -248,6 +249,16 @@ func (w *writeTx) Put(ctx context.Context, wr *store.Write) (*store.Result, erro
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: put %s/%s: %w", wr.Type, wr.ID, err)
+	}
+	if exists && !cur.deleted {
+		if err := w.index.clear(ctx, rid); err != nil {
+			return nil, err
+		}
+	}
+	if !wr.Delete {
+		if err := w.index.write(ctx, w.db.params, wr.Type, rid, wr.Index); err != nil {
+			return nil, err
+		}
 	}
 	return &store.Result{Version: v, Created: !exists || cur.deleted}, nil
 }

@@ -1,0 +1,506 @@
+// Package sqlbuild translates a search.Query into SQL over the index tables
+// that both backends share (idx_string, idx_token, idx_reference, idx_date,
+// idx_number, idx_quantity, idx_uri, idx_composite, keyed by search_params
+// ids). It emits '?' placeholders; the PostgreSQL backend renumbers them.
+// Values always travel as arguments, never in the SQL text.
+package sqlbuild
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"sharedcare/internal/fhir"
+	"sharedcare/internal/search"
+)
+
+// ParamIDs maps a resource type's search parameter code (or a derived
+// code such as "code:text") to its id in search_params.
+type ParamIDs func(typ, code string) (int64, bool)
+
+// Registry lists every (type, code) the index may use: each parameter of
+// each type, and the derived codes the indexer writes.
+func Registry() [][2]string {
+	var out [][2]string
+	for _, t := range fhir.ResourceTypes() {
+		for _, p := range fhir.SearchParams(t) {
+			out = append(out, [2]string{t, p.Code})
+			switch p.Type {
+			case "token":
+				out = append(out, [2]string{t, p.Code + ":text"})
+				if p.Code == "identifier" {
+					out = append(out, [2]string{t, p.Code + ":of-type"})
+				}
+			case "reference":
+				out = append(out, [2]string{t, p.Code + ":identifier"})
+			}
+		}
+	}
+	return out
+}
+
+// builder accumulates SQL and its arguments. Arguments are positional, so
+// every method appends them in the order its SQL text places them.
+type builder struct {
+	ids  ParamIDs
+	args []any
+	n    int // alias counter
+}
+
+func (b *builder) arg(v any) string {
+	b.args = append(b.args, v)
+	return "?"
+}
+
+func (b *builder) alias(prefix string) string {
+	b.n++
+	return fmt.Sprintf("%s%d", prefix, b.n)
+}
+
+// paramList returns "param IN (...)" for code on types, or "" when no type
+// has it.
+func (b *builder) paramList(col string, types []string, code string) string {
+	var ph []string
+	for _, t := range types {
+		if id, ok := b.ids(t, code); ok {
+			ph = append(ph, b.arg(id))
+		}
+	}
+	switch len(ph) {
+	case 0:
+		return ""
+	case 1:
+		return col + " = " + ph[0]
+	}
+	return col + " IN (" + strings.Join(ph, ", ") + ")"
+}
+
+// Scope returns the resource types a query covers.
+func Scope(q *search.Query) []string {
+	switch {
+	case q.Type != "":
+		return []string{q.Type}
+	case len(q.Types) > 0:
+		return q.Types
+	}
+	return fhir.ResourceTypes()
+}
+
+// Select returns SQL that lists the rids of q's matches in order, at most
+// limit of them.
+func Select(q *search.Query, ids ParamIDs, limit int) (string, []any, error) {
+	b := &builder{ids: ids}
+	where, err := b.where(q)
+	if err != nil {
+		return "", nil, err
+	}
+	order, err := b.order(q)
+	if err != nil {
+		return "", nil, err
+	}
+	sql := "SELECT r.rid FROM resources r WHERE " + where + " ORDER BY " + order + " LIMIT " + b.arg(limit)
+	return sql, b.args, nil
+}
+
+// Count returns SQL that counts q's matches.
+func Count(q *search.Query, ids ParamIDs) (string, []any, error) {
+	b := &builder{ids: ids}
+	where, err := b.where(q)
+	if err != nil {
+		return "", nil, err
+	}
+	return "SELECT count(*) FROM resources r WHERE " + where, b.args, nil
+}
+
+func (b *builder) where(q *search.Query) (string, error) {
+	conds := []string{"r.deleted = 0"}
+	types := Scope(q)
+	if q.Type != "" {
+		conds = append(conds, "r.type = "+b.arg(q.Type))
+	} else if len(q.Types) > 0 {
+		conds = append(conds, b.in("r.type", q.Types))
+	}
+	if c := q.Compartment; c != nil {
+		cc, err := b.compartment(types, c)
+		if err != nil {
+			return "", err
+		}
+		conds = append(conds, cc)
+	}
+	for i := range q.Filters {
+		c, err := b.filter(types, &q.Filters[i], "r.rid")
+		if err != nil {
+			return "", err
+		}
+		conds = append(conds, c)
+	}
+	return strings.Join(conds, " AND "), nil
+}
+
+func (b *builder) in(col string, vals []string) string {
+	ph := make([]string, len(vals))
+	for i, v := range vals {
+		ph[i] = b.arg(v)
+	}
+	if len(ph) == 1 {
+		return col + " = " + ph[0]
+	}
+	return col + " IN (" + strings.Join(ph, ", ") + ")"
+}
+
+func (b *builder) compartment(types []string, c *search.Compartment) (string, error) {
+	// The compartment's owner is in its own compartment.
+	owner := "(r.type = " + b.arg(c.Type) + " AND r.id = " + b.arg(c.ID) + ")"
+	var ph []string
+	for _, t := range types {
+		for _, code := range fhir.CompartmentParams(c.Type, t) {
+			if id, ok := b.ids(t, code); ok {
+				ph = append(ph, b.arg(id))
+			}
+		}
+	}
+	if len(ph) == 0 {
+		return owner, nil
+	}
+	return fmt.Sprintf("(%s OR r.rid IN (SELECT rid FROM idx_reference WHERE param IN (%s) AND target_id = %s AND target_type = %s))",
+		owner, strings.Join(ph, ", "), b.arg(c.ID), b.arg(c.Type)), nil
+}
+
+// filter returns a condition on ridExpr (the rid of a resource of one of
+// types) for one parameter occurrence.
+func (b *builder) filter(types []string, f *search.Filter, ridExpr string) (string, error) {
+	switch {
+	case f.Has != nil:
+		return b.has(f, ridExpr)
+	case f.Chain != nil:
+		return b.chain(types, f, ridExpr)
+	case f.Code == "_id":
+		return b.idFilter(f, ridExpr)
+	case f.Code == "_lastUpdated":
+		return b.lastUpdated(f, ridExpr)
+	}
+	table, ok := tables[f.Type]
+	if !ok {
+		return "", fmt.Errorf("sqlbuild: parameter type %s", f.Type)
+	}
+	code := f.Code
+	switch {
+	case f.Type == "token" && f.Modifier == "text":
+		table, code = "idx_string", f.Code+":text"
+	case f.Type == "token" && f.Modifier == "of-type":
+		code = f.Code + ":of-type"
+	case f.Type == "reference" && f.Modifier == "identifier":
+		table, code = "idx_token", f.Code+":identifier"
+	}
+	params := b.paramList("param", types, code)
+	if params == "" {
+		return "0 = 1", nil
+	}
+	if f.Modifier == "missing" {
+		exists := fmt.Sprintf("EXISTS (SELECT 1 FROM %s m WHERE m.rid = %s AND m.%s)", table, ridExpr, params)
+		if f.Values[0].Missing {
+			return "NOT " + exists, nil
+		}
+		return exists, nil
+	}
+	var ors []string
+	if f.Modifier == "in" || f.Modifier == "not-in" {
+		var pairs []string
+		for _, c := range f.InCodes {
+			pairs = append(pairs, "("+b.arg(c[0])+", "+b.arg(c[1])+")")
+		}
+		// A code element carries no system: its code alone must be in the set.
+		var codes []string
+		for _, c := range f.InCodes {
+			codes = append(codes, b.arg(c[1]))
+		}
+		ors = append(ors, "(system, code) IN (VALUES "+strings.Join(pairs, ", ")+")",
+			"(system = '' AND code IN ("+strings.Join(codes, ", ")+"))")
+	} else {
+		for i := range f.Values {
+			c, err := b.value(f, &f.Values[i])
+			if err != nil {
+				return "", err
+			}
+			ors = append(ors, c)
+		}
+	}
+	match := fmt.Sprintf("SELECT rid FROM %s WHERE %s AND (%s)", table, params, strings.Join(ors, " OR "))
+	if f.Modifier == "not" || f.Modifier == "not-in" {
+		return ridExpr + " NOT IN (" + match + ")", nil
+	}
+	return ridExpr + " IN (" + match + ")", nil
+}
+
+var tables = map[string]string{
+	"string": "idx_string", "token": "idx_token", "reference": "idx_reference", "date": "idx_date",
+	"number": "idx_number", "quantity": "idx_quantity", "uri": "idx_uri", "composite": "idx_composite",
+}
+
+// value is the condition one value puts on a row of the filter's table.
+func (b *builder) value(f *search.Filter, v *search.Value) (string, error) {
+	switch f.Type {
+	case "string":
+		switch f.Modifier {
+		case "exact":
+			return "exact = " + b.arg(v.Raw), nil
+		case "contains":
+			return "norm LIKE " + b.arg("%"+likeEscape(v.Norm)+"%") + ` ESCAPE '\'`, nil
+		}
+		return b.prefix("norm", v.Norm), nil
+	case "token":
+		if f.Modifier == "text" {
+			return b.prefix("norm", v.Norm), nil
+		}
+		return b.token("system", "code", v), nil
+	case "reference":
+		if f.Modifier == "identifier" {
+			return b.token("system", "code", v), nil
+		}
+		switch {
+		case v.RefURL != "":
+			return "url = " + b.arg(v.RefURL), nil
+		case v.RefType != "":
+			return "target_id = " + b.arg(v.RefID) + " AND target_type = " + b.arg(v.RefType), nil
+		}
+		return "target_id = " + b.arg(v.RefID), nil
+	case "date":
+		return b.dateRange("lo", "hi", v.Prefix, v.DateLow, v.DateHigh), nil
+	case "number":
+		return b.number("value", v.Prefix, v.Number, v.Low, v.High), nil
+	case "quantity":
+		return b.quantity(v), nil
+	case "uri":
+		switch f.Modifier {
+		case "below":
+			return "value LIKE " + b.arg(likeEscape(v.Code)+"%") + ` ESCAPE '\'`, nil
+		case "above":
+			return "substr(" + b.arg(v.Code) + ", 1, length(value)) = value", nil
+		}
+		return "value = " + b.arg(v.Code), nil
+	case "composite":
+		return b.composite(f, v)
+	}
+	return "", fmt.Errorf("sqlbuild: parameter type %s", f.Type)
+}
+
+// prefix matches a normalised string starting with p, as an index range.
+func (b *builder) prefix(col, p string) string {
+	return col + " >= " + b.arg(p) + " AND " + col + " < " + b.arg(p+"\U0010FFFF")
+}
+
+func (b *builder) token(sysCol, codeCol string, v *search.Value) string {
+	switch {
+	case !v.HasSystem:
+		return codeCol + " = " + b.arg(v.Code)
+	case v.Code == "":
+		return sysCol + " = " + b.arg(v.System)
+	}
+	return codeCol + " = " + b.arg(v.Code) + " AND " + sysCol + " = " + b.arg(v.System)
+}
+
+// dateRange compares stored spans [lo, hi) with the search span [ql, qh)
+// per the prefix (https://hl7.org/fhir/R4/search.html#prefix).
+func (b *builder) dateRange(lo, hi, prefix string, ql, qh int64) string {
+	switch prefix {
+	case "ne":
+		return "NOT (" + lo + " >= " + b.arg(ql) + " AND " + hi + " <= " + b.arg(qh) + ")"
+	case "gt":
+		return hi + " > " + b.arg(qh)
+	case "lt":
+		return lo + " < " + b.arg(ql)
+	case "ge":
+		return hi + " > " + b.arg(ql)
+	case "le":
+		return lo + " < " + b.arg(qh)
+	case "sa":
+		return lo + " >= " + b.arg(qh)
+	case "eb":
+		return hi + " <= " + b.arg(ql)
+	case "ap":
+		// Approximately: within 10% of the gap between the value and now,
+		// at least a day either side.
+		slack := int64(86_400_000)
+		return lo + " < " + b.arg(qh+slack) + " AND " + hi + " > " + b.arg(ql-slack)
+	}
+	return lo + " >= " + b.arg(ql) + " AND " + hi + " <= " + b.arg(qh)
+}
+
+func (b *builder) number(col, prefix string, v, lo, hi float64) string {
+	switch prefix {
+	case "ne":
+		return "NOT (" + col + " >= " + b.arg(lo) + " AND " + col + " < " + b.arg(hi) + ")"
+	case "gt":
+		return col + " > " + b.arg(v)
+	case "lt":
+		return col + " < " + b.arg(v)
+	case "ge":
+		return col + " >= " + b.arg(v)
+	case "le":
+		return col + " <= " + b.arg(v)
+	case "sa":
+		return col + " >= " + b.arg(hi)
+	case "eb":
+		return col + " < " + b.arg(lo)
+	case "ap":
+		d := math.Abs(v) * 0.1
+		return col + " >= " + b.arg(v-d) + " AND " + col + " <= " + b.arg(v+d)
+	}
+	return col + " >= " + b.arg(lo) + " AND " + col + " < " + b.arg(hi)
+}
+
+func (b *builder) quantity(v *search.Value) string {
+	if v.CanonicalCode != "" {
+		return "ccode = " + b.arg(v.CanonicalCode) + " AND " + b.number("cvalue", v.Prefix, v.CanonicalValue, v.CanonicalLow, v.CanonicalHigh)
+	}
+	c := b.number("value", v.Prefix, v.Number, v.Low, v.High)
+	if v.UnitCode != "" {
+		c += " AND code = " + b.arg(v.UnitCode)
+	}
+	if v.UnitSystem != "" {
+		c += " AND system = " + b.arg(v.UnitSystem)
+	}
+	return c
+}
+
+func (b *builder) composite(f *search.Filter, v *search.Value) (string, error) {
+	if len(v.Parts) < 2 || len(f.Param.Components) != len(v.Parts) {
+		return "", fmt.Errorf("sqlbuild: composite %s with %d parts", f.Code, len(v.Parts))
+	}
+	c := b.token("a_system", "a_code", &v.Parts[0])
+	p := &v.Parts[1]
+	switch f.Param.Components[1].Type {
+	case "token":
+		c += " AND " + b.token("b_system", "b_code", p)
+	case "string":
+		c += " AND " + b.prefix("b_code", p.Norm)
+	case "reference":
+		c += " AND b_code = " + b.arg(p.Code)
+	case "quantity":
+		if p.CanonicalCode != "" {
+			c += " AND b_code = " + b.arg(p.CanonicalCode) + " AND " + b.number("b_lo", p.Prefix, p.CanonicalValue, p.CanonicalLow, p.CanonicalHigh)
+		} else {
+			c += " AND " + b.number("b_lo", p.Prefix, p.Number, p.Low, p.High)
+			if p.UnitCode != "" {
+				c += " AND b_code = " + b.arg(p.UnitCode)
+			}
+		}
+	case "number":
+		c += " AND " + b.number("b_lo", p.Prefix, p.Number, p.Low, p.High)
+	case "date":
+		c += " AND " + b.dateRange("b_lo", "b_hi", p.Prefix, p.DateLow, p.DateHigh)
+	}
+	if len(v.Parts) > 2 {
+		q := &v.Parts[2]
+		c += " AND " + b.number("c_lo", q.Prefix, q.Number, q.Low, q.High)
+	}
+	return c, nil
+}
+
+func (b *builder) idFilter(f *search.Filter, ridExpr string) (string, error) {
+	col := "r.id"
+	if ridExpr != "r.rid" {
+		col = "(SELECT id FROM resources WHERE rid = " + ridExpr + ")"
+	}
+	vals := make([]string, 0, len(f.Values))
+	for _, v := range f.Values {
+		vals = append(vals, v.Code)
+	}
+	if f.Modifier == "missing" {
+		if f.Values[0].Missing {
+			return "0 = 1", nil
+		}
+		return "1 = 1", nil
+	}
+	c := b.in(col, vals)
+	if f.Modifier == "not" {
+		return "NOT (" + c + ")", nil
+	}
+	return c, nil
+}
+
+func (b *builder) lastUpdated(f *search.Filter, ridExpr string) (string, error) {
+	col := "r.updated"
+	if ridExpr != "r.rid" {
+		col = "(SELECT updated FROM resources WHERE rid = " + ridExpr + ")"
+	}
+	var ors []string
+	for _, v := range f.Values {
+		// A version's lastUpdated is an instant: the span of one millisecond.
+		ors = append(ors, b.dateRange(col, col+" + 1", v.Prefix, v.DateLow, v.DateHigh))
+	}
+	return "(" + strings.Join(ors, " OR ") + ")", nil
+}
+
+// chain matches resources whose reference parameter points at a resource
+// of the chain's target types that matches the inner filter.
+func (b *builder) chain(types []string, f *search.Filter, ridExpr string) (string, error) {
+	params := b.paramList("ref.param", types, f.Code)
+	if params == "" {
+		return "0 = 1", nil
+	}
+	t := b.alias("t")
+	// Arguments are positional: build the fragments in the order they appear.
+	targets := b.in("ref.target_type", f.Chain.TargetTypes)
+	inner, err := b.filter(f.Chain.TargetTypes, &f.Chain.Filter, t+".rid")
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s IN (SELECT ref.rid FROM idx_reference ref JOIN resources %s ON %s.type = ref.target_type AND %s.id = ref.target_id WHERE %s AND %s AND %s.deleted = 0 AND %s)",
+		ridExpr, t, t, t, params, targets, t, inner), nil
+}
+
+// has matches resources that a resource of Has.Type points at through
+// Has.Param, where that resource matches the inner filter.
+func (b *builder) has(f *search.Filter, ridExpr string) (string, error) {
+	h := f.Has
+	params := b.paramList("h.param", []string{h.Type}, h.Param)
+	if params == "" {
+		return "0 = 1", nil
+	}
+	t := b.alias("t")
+	inner, err := b.filter([]string{h.Type}, &h.Filter, "h.rid")
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s IN (SELECT %s.rid FROM idx_reference h JOIN resources %s ON %s.type = h.target_type AND %s.id = h.target_id WHERE %s AND %s)",
+		ridExpr, t, t, t, t, params, inner), nil
+}
+
+// order is the ORDER BY clause: the _sort keys, then rid for a total order.
+func (b *builder) order(q *search.Query) (string, error) {
+	types := Scope(q)
+	var keys []string
+	for _, s := range q.Sort {
+		dir := "ASC"
+		agg := "min"
+		if s.Desc {
+			dir, agg = "DESC", "max"
+		}
+		var expr string
+		switch s.Code {
+		case "_id":
+			expr = "r.id"
+		case "_lastUpdated":
+			expr = "r.updated"
+		default:
+			params := b.paramList("param", types, s.Code)
+			if params == "" {
+				continue
+			}
+			col := map[string]string{"string": "norm", "token": "code", "date": "lo", "number": "value", "quantity": "value", "uri": "value", "reference": "target_id"}[s.Type]
+			if s.Type == "date" && s.Desc {
+				col = "hi"
+			}
+			expr = fmt.Sprintf("(SELECT %s(%s) FROM %s s WHERE s.rid = r.rid AND s.%s)", agg, col, tables[s.Type], params)
+		}
+		// Resources without a value sort last either way.
+		keys = append(keys, expr+" "+dir+" NULLS LAST")
+	}
+	return strings.Join(append(keys, "r.rid"), ", "), nil
+}
+
+func likeEscape(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return r.Replace(s)
+}
