@@ -93,6 +93,16 @@ func drawHealth(r *rng, p *person, age int) health {
 	h.bmiSlope = r.normal(0.05, 0.15)
 	h.sbpOffset = r.normal(0, 7)
 	h.cholesterol = clamp(r.normal(5.2, 0.9), 3.2, 8.5)
+	// How each condition would present and respond, drawn for everyone so
+	// that a condition can be given to someone (the demo does) and so the
+	// draws after these do not depend on who has what.
+	h.htnPeak = clamp(r.normal(160, 9), 145, 190)
+	h.htnTarget = clamp(r.normal(134, 6), 120, 148)
+	h.a1cPeak = clamp(r.normal(66, 9), 50, 100)
+	h.a1cTarget = r.uniform(48, 58)
+	h.a1cDrift = r.uniform(0, 2.5)
+	h.phqPeak = r.between(15, 23)
+	h.phqSettled = r.between(3, 9)
 	h.triglyceride = clamp(r.normal(1.5, 0.5)-float64(0.6*(h.hdl-1.35)), 0.5, 4.5)
 
 	// Onsets are drawn so that the condition is present by the end of the
@@ -108,14 +118,9 @@ func drawHealth(r *rng, p *person, age int) health {
 	}
 	if age >= 18 && r.chance(prevalence(age, prevHypertension)*(1+0.3*boolF(h.black))) {
 		h.onset[condHypertension] = onset(25, 25)
-		h.htnPeak = clamp(r.normal(160, 9), 145, 190)
-		h.htnTarget = clamp(r.normal(134, 6), 120, 148)
 	}
 	if age >= 18 && r.chance(prevalence(age, prevT2DM)*clamp((h.bmi-18)/9.3, 0.3, 2.5)) {
 		h.onset[condT2DM] = onset(30, 20)
-		h.a1cPeak = clamp(r.normal(66, 9), 50, 100)
-		h.a1cTarget = r.uniform(48, 58)
-		h.a1cDrift = r.uniform(0, 2.5)
 		h.triglyceride = clamp(h.triglyceride+0.4, 0.5, 5)
 	}
 	if age >= 3 && r.chance(0.10) {
@@ -143,8 +148,6 @@ func drawHealth(r *rng, p *person, age int) health {
 	}
 	if age >= 16 && r.chance(depression) {
 		h.onset[condDepression] = onset(16, 12)
-		h.phqPeak = r.between(15, 23)
-		h.phqSettled = r.between(3, 9)
 	}
 
 	h.penicillin = r.chance(0.06)

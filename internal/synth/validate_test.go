@@ -2,7 +2,9 @@ package synth_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
 
 	"sharedcare/internal/fhir"
 	"sharedcare/internal/outcome"
@@ -11,8 +13,8 @@ import (
 )
 
 // TestValidateGenerated runs every resource of a 50-patient population, and
-// the transaction Bundles that carry them, through internal/validate with
-// the spec's invariants, and expects no error. (This is a test import of
+// the transaction Bundles that carry them and the demo population, through
+// internal/validate with the spec's invariants, and expects no error. (This is a test import of
 // validate: synth itself stays on layers 1-2.)
 func TestValidateGenerated(t *testing.T) {
 	t.Parallel()
@@ -61,6 +63,13 @@ func TestValidateGenerated(t *testing.T) {
 		if t.Failed() {
 			return
 		}
+	}
+	demo, err := synth.Demo(time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, b := range demo.Bundles {
+		check(fmt.Sprintf("demo bundle %d", i), b, validate.Write{Interaction: validate.Check, Type: "Bundle"})
 	}
 	for w, n := range warnings {
 		t.Logf("warning ×%d: %s", n, w)
