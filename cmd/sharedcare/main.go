@@ -18,7 +18,8 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"serve": {"run the FHIR server and web apps", runServe},
+	"serve":    {"run the FHIR server and web apps", runServe},
+	"generate": {"write synthetic UK patients as FHIR bundles or NDJSON", runGenerate},
 }
 
 func main() {
