@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"sharedcare/internal/outcome"
+	"sharedcare/internal/record"
 )
 
 func (h *Handler) read(w http.ResponseWriter, r *http.Request) error {
@@ -67,11 +68,77 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if ine := r.Header.Get("If-None-Exist"); ine != "" {
+		// Conditional create (https://hl7.org/fhir/R4/http.html#ccreate).
+		typ := r.PathValue("type")
+		if err := record.CheckType(typ); err != nil {
+			return err
+		}
+		cr, err := h.rec.Conditional(r.Context(), record.Entry{Method: http.MethodPost, URL: typ, Resource: res, IfNoneExist: ine})
+		if err != nil {
+			return err
+		}
+		h.writeWritten(w, r, f, cr.Status, cr.Version, cr.Warnings)
+		return nil
+	}
 	wr, err := h.rec.Create(r.Context(), r.PathValue("type"), res)
 	if err != nil {
 		return err
 	}
 	h.writeWritten(w, r, f, http.StatusCreated, wr.Version, wr.Warnings)
+	return nil
+}
+
+// updateConditional is PUT /fhir/{type}?criteria
+// (https://hl7.org/fhir/R4/http.html#cond-update).
+func (h *Handler) updateConditional(w http.ResponseWriter, r *http.Request) error {
+	f, err := negotiate(r)
+	if err != nil {
+		return err
+	}
+	typ := r.PathValue("type")
+	if err := record.CheckType(typ); err != nil {
+		return err
+	}
+	if r.URL.RawQuery == "" {
+		return outcome.Newf(http.StatusBadRequest, outcome.CodeRequired, "", "PUT /fhir/%s needs an id (PUT /fhir/%s/[id]) or search criteria for a conditional update", typ, typ)
+	}
+	im, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	res, err := h.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	cr, err := h.rec.Conditional(r.Context(), record.Entry{Method: http.MethodPut, URL: typ + "?" + r.URL.RawQuery, Resource: res, IfMatch: im})
+	if err != nil {
+		return err
+	}
+	h.writeWritten(w, r, f, cr.Status, cr.Version, cr.Warnings)
+	return nil
+}
+
+// deleteConditional is DELETE /fhir/{type}?criteria: at most one match.
+func (h *Handler) deleteConditional(w http.ResponseWriter, r *http.Request) error {
+	if _, err := negotiate(r); err != nil {
+		return err
+	}
+	typ := r.PathValue("type")
+	if err := record.CheckType(typ); err != nil {
+		return err
+	}
+	if r.URL.RawQuery == "" {
+		return outcome.Newf(http.StatusBadRequest, outcome.CodeRequired, "", "DELETE /fhir/%s needs an id or search criteria", typ)
+	}
+	cr, err := h.rec.Conditional(r.Context(), record.Entry{Method: http.MethodDelete, URL: typ + "?" + r.URL.RawQuery})
+	if err != nil {
+		return err
+	}
+	if cr.Version != nil {
+		w.Header().Set("ETag", etag(cr.Version.VersionID))
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 

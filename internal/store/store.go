@@ -79,6 +79,11 @@ type Tx interface {
 	// that conditional writes decide on what they then change. It returns
 	// matches only: no paging, includes or totals beyond Total.
 	Search(ctx context.Context, q *search.Query) (*SearchResult, error)
+	// Lock holds an exclusive lock on key until the transaction ends, so
+	// that conditional writes on the same criteria (If-None-Exist, a
+	// conditional update) serialise instead of both finding no match and
+	// both creating. A backend with a single writer may do nothing.
+	Lock(ctx context.Context, key string) error
 }
 
 // Store is a storage backend. All methods are safe for concurrent use.
