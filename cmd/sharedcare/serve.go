@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"sharedcare/internal/server"
 	"sharedcare/internal/store"
 	"sharedcare/internal/store/sqlite"
+	"sharedcare/internal/synth"
 )
 
 // serveConfig is the effective configuration of serve.
@@ -36,6 +38,7 @@ type serveConfig struct {
 	LogLevel        string
 	ShutdownTimeout time.Duration
 	DebugAddr       string
+	Demo            bool
 }
 
 func serveFlags(args []string) (*serveConfig, error) {
@@ -52,6 +55,7 @@ func serveFlags(args []string) (*serveConfig, error) {
 	fs.StringVar(&cfg.LogFormat, "log-format", envOr("SHAREDCARE_LOG_FORMAT", ""), "text or json; empty: text on a terminal, json otherwise (env SHAREDCARE_LOG_FORMAT)")
 	fs.StringVar(&cfg.LogLevel, "log-level", envOr("SHAREDCARE_LOG_LEVEL", "info"), "debug, info, warn or error (env SHAREDCARE_LOG_LEVEL)")
 	fs.StringVar(&cfg.DebugAddr, "debug-addr", envOr("SHAREDCARE_DEBUG_ADDR", ""), "if set, serve Go's pprof profiles here, e.g. 127.0.0.1:6060; never expose it (env SHAREDCARE_DEBUG_ADDR)")
+	demo := fs.Bool("demo", envOr("SHAREDCARE_DEMO", "") == "true", "load the demo population (a practice, its GP and 20 patients) before serving (env SHAREDCARE_DEMO=true)")
 	shutdown := fs.String("shutdown-timeout", envOr("SHAREDCARE_SHUTDOWN_TIMEOUT", "20s"), "how long to let requests finish on SIGTERM (env SHAREDCARE_SHUTDOWN_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -72,6 +76,7 @@ func serveFlags(args []string) (*serveConfig, error) {
 	if cfg.ShutdownTimeout, err = time.ParseDuration(*shutdown); err != nil {
 		return nil, fmt.Errorf("-shutdown-timeout (SHAREDCARE_SHUTDOWN_TIMEOUT) %q: %v", *shutdown, err)
 	}
+	cfg.Demo = *demo
 	if cfg.Synchronous != "FULL" && cfg.Synchronous != "NORMAL" {
 		return nil, fmt.Errorf("-sqlite-synchronous (SHAREDCARE_SQLITE_SYNCHRONOUS) %q: want FULL or NORMAL", cfg.Synchronous)
 	}
@@ -139,6 +144,15 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 		Store: db, BaseURL: cfg.BaseURL, MaxBody: cfg.MaxBody,
 		MaxActive: cfg.MaxActive, MaxQueue: cfg.MaxQueue, Log: log,
 	})
+	if cfg.Demo {
+		start := time.Now()
+		demo, err := srv.LoadDemo(ctx, time.Now().UTC())
+		if err != nil {
+			return err
+		}
+		log.Info("demo population loaded", "bundles", len(demo.Bundles), "dur_ms", time.Since(start).Milliseconds())
+		printDemo(os.Stdout, demo, cfg)
+	}
 	workCtx, stopWork := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -176,6 +190,32 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// printDemo tells the user who is in the demo and where to look.
+func printDemo(w io.Writer, demo *synth.DemoPopulation, cfg *serveConfig) {
+	base := cfg.BaseURL
+	if base == "" {
+		base = "http://localhost" + portOf(cfg.Addr) + "/fhir"
+	}
+	fmt.Fprintf(w, "\nDemo population loaded: %s (ODS %s)\n", demo.Practice.Name, demo.Practice.ODSCode)
+	fmt.Fprintf(w, "  Demo clinician: %s  %s/Practitioner/%s\n", demo.Clinician.Name, base, demo.Clinician.PractitionerID)
+	fmt.Fprintln(w, "  Demo patients (NHS number, name, born):")
+	for i, p := range demo.Patients {
+		if i == 5 {
+			fmt.Fprintf(w, "    ... and %d more: %s/Patient?general-practitioner=Organization/%s\n", len(demo.Patients)-5, base, demo.Practice.ID)
+			break
+		}
+		fmt.Fprintf(w, "    %s  %-22s %s  %s/Patient/%s\n", p.NHSNumber, p.Name, p.BirthDate, base, p.ID)
+	}
+	fmt.Fprintln(w)
+}
+
+func portOf(addr string) string {
+	if _, port, err := net.SplitHostPort(addr); err == nil {
+		return ":" + port
+	}
+	return ""
 }
 
 // debugMux serves pprof without touching http.DefaultServeMux.
