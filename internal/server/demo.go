@@ -12,13 +12,17 @@ import (
 )
 
 // LoadDemo loads the demo population through the FHIR API, as any client
-// would load it: one transaction per Bundle, each a set of PUTs, so that
-// loading it again changes nothing. It returns the population, whose
-// people the caller can name to the user.
+// would load it: one transaction per Bundle. A database that already holds
+// the demo practice is left as it is, so restarting with --demo keeps
+// whatever was done to the demo records meanwhile. It returns the
+// population, whose people the caller can name to the user.
 func (s *Server) LoadDemo(ctx context.Context, until time.Time) (*synth.DemoPopulation, error) {
 	demo, err := synth.Demo(until)
 	if err != nil {
 		return nil, fmt.Errorf("demo population: %w", err)
+	}
+	if _, err := s.store.Read(ctx, "Organization", demo.Practice.ID); err == nil {
+		return demo, nil
 	}
 	for i, b := range demo.Bundles {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "/fhir", bytes.NewReader(fhir.Marshal(b)))
