@@ -17,14 +17,15 @@ type limiter struct {
 	active  chan struct{}
 	queue   chan struct{}
 	maxWait time.Duration
+	metrics *metrics
 	next    http.Handler
 }
 
-func newLimiter(maxActive, maxQueue int, maxWait time.Duration, next http.Handler) http.Handler {
+func newLimiter(maxActive, maxQueue int, maxWait time.Duration, m *metrics, next http.Handler) http.Handler {
 	if maxActive <= 0 {
 		return next
 	}
-	return &limiter{active: make(chan struct{}, maxActive), queue: make(chan struct{}, maxQueue), maxWait: maxWait, next: next}
+	return &limiter{active: make(chan struct{}, maxActive), queue: make(chan struct{}, maxQueue), maxWait: maxWait, metrics: m, next: next}
 }
 
 func (l *limiter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -32,6 +33,7 @@ func (l *limiter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case l.active <- struct{}{}:
 	default:
 		if !l.wait(r) {
+			l.metrics.shed.Add(1)
 			shed(w, r)
 			return
 		}

@@ -41,6 +41,7 @@ type Server struct {
 	handler http.Handler
 	store   store.Store
 	log     *slog.Logger
+	metrics *metrics
 }
 
 // New assembles a Server over opts.Store.
@@ -62,14 +63,15 @@ func New(opts Options) *Server {
 	}
 	rec := record.New(record.Options{Store: opts.Store, Validator: opts.Validator, Log: opts.Log.With("component", "record")})
 	fhirAPI := api.New(api.Options{Record: rec, MaxBody: opts.MaxBody, BaseURL: opts.BaseURL, Version: opts.Version, Log: opts.Log.With("component", "api")})
-	s := &Server{store: opts.Store, log: opts.Log}
+	s := &Server{store: opts.Store, log: opts.Log, metrics: &metrics{started: time.Now()}}
 	mux := http.NewServeMux()
 	mux.Handle("/fhir/", fhirAPI)
 	mux.Handle("/fhir", fhirAPI)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.ready)
+	mux.HandleFunc("GET /metrics", s.serveMetrics)
 	mux.HandleFunc("GET /{$}", home)
-	s.handler = api.WithRequestID(record.NewUUID()[:8]+"-", compress(newLimiter(opts.MaxActive, opts.MaxQueue, opts.MaxWait, mux)))
+	s.handler = api.WithRequestID(record.NewUUID()[:8]+"-", s.metrics.count(compress(newLimiter(opts.MaxActive, opts.MaxQueue, opts.MaxWait, s.metrics, mux))))
 	return s
 }
 

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"os"
 )
 
 // Check verifies the database file (SQLite's integrity_check) and the
@@ -36,4 +37,16 @@ func (db *DB) Check(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// Size returns the bytes the database files take: the main file, its WAL
+// and the search snapshots.
+func (db *DB) Size(ctx context.Context) (int64, error) {
+	var total int64
+	for _, p := range []string{db.opts.Path, db.opts.Path + "-wal", db.opts.Path + "-search", db.opts.Path + "-search-wal"} {
+		if fi, err := os.Stat(p); err == nil {
+			total += fi.Size()
+		}
+	}
+	return total, nil
 }

@@ -1,0 +1,128 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// metrics counts what operators watch, exposed at /metrics in the
+// Prometheus text format. It is updated with atomics only.
+type metrics struct {
+	started  time.Time
+	inFlight atomic.Int64
+	byClass  [6]atomic.Uint64 // responses by status class: 1xx .. 5xx (index 1..5)
+	shed     atomic.Uint64    // requests refused by the limiter
+	durNanos atomic.Uint64    // total time serving requests
+}
+
+// sizer is a store that can tell how much disk its database takes.
+type sizer interface {
+	Size(ctx context.Context) (int64, error)
+}
+
+// count wraps next to count requests and their outcomes.
+func (m *metrics) count(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.inFlight.Add(1)
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		defer func() {
+			m.inFlight.Add(-1)
+			m.durNanos.Add(uint64(time.Since(start)))
+			if c := sw.status / 100; c >= 1 && c <= 5 {
+				m.byClass[c].Add(1)
+			}
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if !s.wrote {
+		s.status, s.wrote = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	s.wrote = true
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func (s *statusWriter) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// residentBytes reads the process's resident set size from /proc.
+func residentBytes() (int64, bool) {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb * 1024, err == nil
+		}
+	}
+	return 0, false
+}
+
+// serveMetrics writes the metrics. It answers callers on loopback only:
+// load and size are for the operator's scraper, not the internet.
+func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err != nil || !net.ParseIP(host).IsLoopback() {
+		http.NotFound(w, r)
+		return
+	}
+	m := s.metrics
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	var b strings.Builder
+	gauge := func(name, help string, v float64) {
+		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s gauge\n%s %g\n", name, help, name, name, v)
+	}
+	if rss, ok := residentBytes(); ok {
+		gauge("process_resident_memory_bytes", "Resident memory of the server process.", float64(rss))
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	gauge("go_memstats_heap_inuse_bytes", "Bytes in in-use heap spans.", float64(ms.HeapInuse))
+	gauge("go_goroutines", "Goroutines that exist.", float64(runtime.NumGoroutine()))
+	gauge("sharedcare_http_in_flight_requests", "Requests being served.", float64(m.inFlight.Load()))
+	gauge("sharedcare_uptime_seconds", "Seconds since the server started.", time.Since(m.started).Seconds())
+	if sz, ok := s.store.(sizer); ok {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		if n, err := sz.Size(ctx); err == nil {
+			gauge("sharedcare_database_bytes", "Bytes the database takes on disk.", float64(n))
+		}
+		cancel()
+	}
+	fmt.Fprintf(&b, "# HELP sharedcare_http_responses_total Responses by status class.\n# TYPE sharedcare_http_responses_total counter\n")
+	for c := 1; c <= 5; c++ {
+		fmt.Fprintf(&b, "sharedcare_http_responses_total{class=\"%dxx\"} %d\n", c, m.byClass[c].Load())
+	}
+	fmt.Fprintf(&b, "# HELP sharedcare_http_shed_total Requests refused with 503 because the server was at capacity.\n# TYPE sharedcare_http_shed_total counter\nsharedcare_http_shed_total %d\n", m.shed.Load())
+	fmt.Fprintf(&b, "# HELP sharedcare_http_request_seconds_total Time spent serving requests.\n# TYPE sharedcare_http_request_seconds_total counter\nsharedcare_http_request_seconds_total %g\n", float64(m.durNanos.Load())/1e9)
+	w.Write([]byte(b.String()))
+}
