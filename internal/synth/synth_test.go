@@ -60,7 +60,7 @@ func TestResourcesValid(t *testing.T) {
 		shared[r.Type+"/"+r.ID] = true
 		check(r, "shared")
 	}
-	for i := range 300 {
+	for i := range 150 {
 		rec, err := g.Patient(i)
 		if err != nil {
 			t.Fatalf("Patient(%d): %v", i, err)
@@ -360,7 +360,7 @@ func TestTrends(t *testing.T) {
 	g := newTestGenerator(t, Options{Seed: 2})
 	var drops []float64
 	var a1c []float64
-	for i := range 3000 {
+	for i := range 2000 {
 		rec, _ := g.Patient(i)
 		p := newPerson(g, i, "9000000009")
 		onset := p.health.onset[condHypertension]
