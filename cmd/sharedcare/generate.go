@@ -30,9 +30,11 @@ type generateConfig struct {
 	Options  synth.Options
 }
 
-func generateFlags(args []string) (*generateConfig, error) {
+// generateFlags parses generate's flags; usage and flag errors go to stderr.
+func generateFlags(args []string, stderr io.Writer) (*generateConfig, error) {
 	cfg := generateConfig{}
 	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `usage: sharedcare generate [flags]
 
@@ -105,7 +107,7 @@ flags:
 // runGenerate writes a synthetic population. The summary goes to standard
 // error; standard output carries only data.
 func runGenerate(ctx context.Context, args []string) error {
-	cfg, err := generateFlags(args)
+	cfg, err := generateFlags(args, os.Stderr)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -13,11 +14,12 @@ import (
 
 	"sharedcare/internal/fhir"
 	"sharedcare/internal/nhs"
+	"sharedcare/internal/synth"
 )
 
 func runGenerateTest(t *testing.T, stdout *bytes.Buffer, args ...string) {
 	t.Helper()
-	cfg, err := generateFlags(args)
+	cfg, err := generateFlags(args, io.Discard)
 	if err != nil {
 		t.Fatalf("generateFlags(%q): %v", args, err)
 	}
@@ -146,7 +148,7 @@ func TestGenerateFlags(t *testing.T) {
 			for k, v := range tt.env {
 				t.Setenv(k, v)
 			}
-			cfg, err := generateFlags(tt.args)
+			cfg, err := generateFlags(tt.args, io.Discard)
 			switch {
 			case tt.wantErr == "" && err != nil:
 				t.Errorf("generateFlags(%q) with env %v: %v", tt.args, tt.env, err)
@@ -157,4 +159,29 @@ func TestGenerateFlags(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzGenerateFlags feeds arbitrary values to every flag: parsing never
+// panics, and an accepted configuration is within the limits synth takes.
+func FuzzGenerateFlags(f *testing.F) {
+	f.Add("10", "0", "0", "bundle", "-", "10", "10", "2026-10-01")
+	f.Add("1000000", "18446744073709551615", "5", "ndjson", "out", "8000", "100", "2000-02-29")
+	f.Add("-1", "x", "", "csv", "", "0", "101", "2025-13-01")
+	f.Fuzz(func(t *testing.T, patients, seed, start, format, out, practices, years, until string) {
+		args := []string{"-patients", patients, "-seed", seed, "-start", start, "-format", format, "-out", out,
+			"-practices", practices, "-history-years", years, "-until", until}
+		cfg, err := generateFlags(args, io.Discard)
+		if err != nil {
+			return
+		}
+		if cfg.Patients < 0 || cfg.Start < 0 || cfg.Start+cfg.Patients > nhs.TestNumbers {
+			t.Fatalf("accepted -patients %d -start %d", cfg.Patients, cfg.Start)
+		}
+		if (cfg.Format != "bundle" && cfg.Format != "ndjson") || cfg.Out == "" || (cfg.Out == "-" && cfg.Format == "ndjson") {
+			t.Fatalf("accepted -format %q -out %q", cfg.Format, cfg.Out)
+		}
+		if _, err := synth.New(cfg.Options); err != nil {
+			t.Fatalf("accepted options that synth.New rejects: %v", err)
+		}
+	})
 }
