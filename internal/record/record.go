@@ -183,10 +183,11 @@ func (s *Service) Create(ctx context.Context, typ string, res *fhir.Value) (*Wri
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", typ, err)
 	}
+	tmpl := store.NewTemplate(res, id)
 	var r *store.Result
 	err = s.store.Tx(ctx, func(tx store.Tx) error {
 		var err error
-		r, err = tx.Put(ctx, &store.Write{Type: typ, ID: id, Resource: res, CreateOnly: true, Index: index})
+		r, err = tx.Put(ctx, &store.Write{Type: typ, ID: id, Resource: res, Template: tmpl, CreateOnly: true, Index: index})
 		return err
 	})
 	if err != nil {
@@ -220,10 +221,11 @@ func (s *Service) Update(ctx context.Context, typ, id string, res *fhir.Value, i
 	if err != nil {
 		return nil, fmt.Errorf("update %s/%s: %w", typ, id, err)
 	}
+	tmpl := store.NewTemplate(res, id)
 	var r *store.Result
 	err = s.store.Tx(ctx, func(tx store.Tx) error {
 		var err error
-		r, err = tx.Put(ctx, &store.Write{Type: typ, ID: id, Resource: res, IfMatch: ifMatch, Index: index})
+		r, err = tx.Put(ctx, &store.Write{Type: typ, ID: id, Resource: res, Template: tmpl, IfMatch: ifMatch, Index: index})
 		return err
 	})
 	if err != nil {

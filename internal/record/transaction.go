@@ -89,6 +89,7 @@ type planned struct {
 	created  bool // POST: a new id
 	res      *fhir.Value
 	index    *search.Entries
+	template *store.Template
 	warnings []outcome.Issue
 }
 
@@ -146,6 +147,7 @@ func (s *Service) transactOnce(ctx context.Context, entries []Entry) ([]EntryRes
 		if p.index, err = s.indexer.Extract(ctx, p.res); err != nil {
 			return nil, fmt.Errorf("transaction %s: %w", p.e.Location, err)
 		}
+		p.template = store.NewTemplate(p.res, p.id)
 	}
 	results := make([]EntryResult, len(entries))
 	// Deletes, then creates, then updates (https://hl7.org/fhir/R4/http.html#trules).
@@ -366,7 +368,7 @@ func (s *Service) apply(ctx context.Context, tx store.Tx, p *planned) (EntryResu
 		}
 		return EntryResult{Status: http.StatusNoContent, Version: r.Version}, nil
 	}
-	r, err := tx.Put(ctx, &store.Write{Type: p.typ, ID: p.id, Resource: p.res, IfMatch: p.e.IfMatch, CreateOnly: p.created && p.e.Method == http.MethodPost, Index: p.index})
+	r, err := tx.Put(ctx, &store.Write{Type: p.typ, ID: p.id, Resource: p.res, Template: p.template, IfMatch: p.e.IfMatch, CreateOnly: p.created && p.e.Method == http.MethodPost, Index: p.index})
 	if err != nil {
 		return EntryResult{}, err
 	}

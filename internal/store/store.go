@@ -47,6 +47,9 @@ type Write struct {
 	// Resource is the new content; nil for a delete. The backend sets its
 	// meta.versionId and meta.lastUpdated before storing it, and nothing else.
 	Resource *fhir.Value
+	// Template, when set, is Resource already marshalled (NewTemplate),
+	// so that the backend need not marshal it inside the transaction.
+	Template *Template
 	Delete   bool
 	// IfMatch, when non-zero, is the version the resource must be at for the
 	// write to go ahead (412 otherwise): it stops lost updates.

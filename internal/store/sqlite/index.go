@@ -93,11 +93,15 @@ var indexTables = []indexTable{
 const rowsPerInsert = 32
 
 // indexWriter writes index rows with prepared multi-row inserts, cached by
-// table and row count. It belongs to the writer goroutine.
+// table and row count. Rows are buffered across the writes of a
+// transaction and flushed in large statements: before a search inside the
+// transaction, and before it commits. It belongs to the writer goroutine.
 type indexWriter struct {
 	conn    *sql.Conn
 	inserts map[[2]int]*sql.Stmt // (table, rows) → INSERT
 	deletes []*sql.Stmt          // per table: DELETE ... WHERE rid = ?
+	pending [8][]any             // per table: buffered row values
+	rows    [8]int               // per table: buffered rows
 }
 
 func newIndexWriter(ctx context.Context, conn *sql.Conn) (*indexWriter, error) {
@@ -129,8 +133,12 @@ func (w *indexWriter) insert(ctx context.Context, table int, rows int, args []an
 	return err
 }
 
-// clear removes every index row of rid.
+// clear removes every index row of rid, flushing buffered rows first so
+// that none of rid's survive.
 func (w *indexWriter) clear(ctx context.Context, rid int64) error {
+	if err := w.flush(ctx); err != nil {
+		return err
+	}
 	for i, st := range w.deletes {
 		if _, err := st.ExecContext(ctx, rid); err != nil {
 			return fmt.Errorf("sqlite: clear %s: %w", indexTables[i].name, err)
@@ -139,69 +147,71 @@ func (w *indexWriter) clear(ctx context.Context, rid int64) error {
 	return nil
 }
 
-// write inserts e's rows for rid, a resource of type typ.
-func (w *indexWriter) write(ctx context.Context, p *params, typ string, rid int64, e *search.Entries) error {
-	if e == nil {
-		return nil
-	}
-	var firstErr error
+// flush writes the buffered rows, in statements of up to rowsPerInsert
+// rows. Statements for fewer rows are prepared for the powers of two, so
+// that few shapes are cached.
+func (w *indexWriter) flush(ctx context.Context) error {
 	for table := range indexTables {
-		var args []any
-		n := 0
-		flush := func() {
-			if n > 0 && firstErr == nil {
-				if err := w.insert(ctx, table, n, args); err != nil {
-					firstErr = fmt.Errorf("sqlite: index %s: %w", indexTables[table].name, err)
-				}
+		args, n := w.pending[table], w.rows[table]
+		cols := indexTables[table].cols
+		for n > 0 {
+			k := rowsPerInsert
+			for k > n {
+				k /= 2
 			}
-			args, n = args[:0], 0
+			if err := w.insert(ctx, table, k, args[:k*cols]); err != nil {
+				w.discard()
+				return fmt.Errorf("sqlite: index %s: %w", indexTables[table].name, err)
+			}
+			args, n = args[k*cols:], n-k
 		}
-		add := func(code string, vals ...any) {
-			id, ok := p.id(typ, code)
-			if !ok {
-				return // a parameter the registry lacks cannot be searched; skip its rows
-			}
-			args = append(args, rid, id)
-			args = append(args, vals...)
-			if n++; n == rowsPerInsert {
-				flush()
-			}
-		}
-		switch table {
-		case 0:
-			for _, s := range e.Strings {
-				add(s.Param, s.Norm, s.Exact)
-			}
-		case 1:
-			for _, t := range e.Tokens {
-				add(t.Param, t.System, t.Code)
-			}
-		case 2:
-			for _, r := range e.References {
-				add(r.Param, r.TargetType, r.TargetID, r.URL)
-			}
-		case 3:
-			for _, d := range e.Dates {
-				add(d.Param, d.Low, d.High)
-			}
-		case 4:
-			for _, x := range e.Numbers {
-				add(x.Param, x.Value)
-			}
-		case 5:
-			for _, q := range e.Quantities {
-				add(q.Param, q.System, q.Code, q.Value, q.CanonicalCode, q.CanonicalValue)
-			}
-		case 6:
-			for _, u := range e.URIs {
-				add(u.Param, u.Value)
-			}
-		case 7:
-			for _, c := range e.Composites {
-				add(c.Param, c.ASystem, c.ACode, c.BSystem, c.BCode, c.BLow, c.BHigh, c.CLow, c.CHigh)
-			}
-		}
-		flush()
+		w.pending[table], w.rows[table] = w.pending[table][:0], 0
 	}
-	return firstErr
+	return nil
+}
+
+// discard drops buffered rows, when their transaction is rolled back.
+func (w *indexWriter) discard() {
+	for t := range w.pending {
+		w.pending[t], w.rows[t] = w.pending[t][:0], 0
+	}
+}
+
+// write buffers e's rows for rid, a resource of type typ.
+func (w *indexWriter) write(p *params, typ string, rid int64, e *search.Entries) {
+	if e == nil {
+		return
+	}
+	add := func(table int, code string, vals ...any) {
+		id, ok := p.id(typ, code)
+		if !ok {
+			return // a parameter the registry lacks cannot be searched; skip its rows
+		}
+		w.pending[table] = append(append(w.pending[table], rid, id), vals...)
+		w.rows[table]++
+	}
+	for _, s := range e.Strings {
+		add(0, s.Param, s.Norm, s.Exact)
+	}
+	for _, t := range e.Tokens {
+		add(1, t.Param, t.System, t.Code)
+	}
+	for _, r := range e.References {
+		add(2, r.Param, r.TargetType, r.TargetID, r.URL)
+	}
+	for _, d := range e.Dates {
+		add(3, d.Param, d.Low, d.High)
+	}
+	for _, x := range e.Numbers {
+		add(4, x.Param, x.Value)
+	}
+	for _, q := range e.Quantities {
+		add(5, q.Param, q.System, q.Code, q.Value, q.CanonicalCode, q.CanonicalValue)
+	}
+	for _, u := range e.URIs {
+		add(6, u.Param, u.Value)
+	}
+	for _, c := range e.Composites {
+		add(7, c.Param, c.ASystem, c.ACode, c.BSystem, c.BCode, c.BLow, c.BHigh, c.CLow, c.CHigh)
+	}
 }

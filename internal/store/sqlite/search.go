@@ -105,6 +105,9 @@ func (db *DB) Search(ctx context.Context, q *search.Query) (*store.SearchResult,
 
 // Search inside a write transaction: matches only, up to q.Count.
 func (w *writeTx) Search(ctx context.Context, q *search.Query) (*store.SearchResult, error) {
+	if err := w.index.flush(ctx); err != nil {
+		return nil, err
+	}
 	rids, err := matchRIDs(ctx, w.conn, w.db.params.id, q, q.Count)
 	if err != nil {
 		return nil, err

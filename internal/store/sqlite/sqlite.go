@@ -59,6 +59,8 @@ type DB struct {
 	writeSQL *writeStmts
 	params   *params
 	snaps    *snapshots
+	ckpt     *sql.DB       // the checkpointer's connection
+	ckptDone chan struct{} // closed when the checkpointer has stopped
 }
 
 // Open opens (creating if needed) the database at opts.Path, migrates its
@@ -134,6 +136,16 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	// The writer never checkpoints; the checkpointer does, beside it.
+	if _, err := conn.ExecContext(ctx, `PRAGMA wal_autocheckpoint=0`); err != nil {
+		conn.Close()
+		db.Close()
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	db.ckpt = sql.OpenDB(connector(opts.Path, opts.Synchronous, false))
+	db.ckpt.SetMaxOpenConns(1)
+	db.ckptDone = make(chan struct{})
+	go db.checkpointer(db.ckpt, db.stop, db.ckptDone)
 	db.closeMu.Lock()
 	db.running = true
 	db.closeMu.Unlock()
@@ -187,6 +199,10 @@ func (db *DB) Close() error {
 	db.closeMu.Unlock()
 	if started {
 		<-db.done
+	}
+	if db.ckptDone != nil {
+		<-db.ckptDone
+		db.ckpt.Close()
 	}
 	var errs []error
 	if db.snaps != nil {

@@ -139,7 +139,11 @@ func (w *writeTx) runOne(j *job) (err error) {
 			err = fmt.Errorf("sqlite: transaction panicked: %v", p)
 		}
 		ctx := context.Background()
+		if err == nil {
+			err = w.index.flush(ctx)
+		}
 		if err != nil {
+			w.index.discard()
 			w.last, w.seq = last, seq
 			if _, rerr := w.conn.ExecContext(ctx, "ROLLBACK TO job"); rerr != nil {
 				err = errors.Join(err, rerr)
@@ -224,7 +228,11 @@ func (w *writeTx) Put(ctx context.Context, wr *store.Write) (*store.Result, erro
 	if wr.Delete {
 		v.Deleted, v.Method = true, store.Delete
 	} else {
-		v.Body = store.Stamp(wr.Resource, wr.ID, v.VersionID, v.LastUpdated)
+		t := wr.Template
+		if t == nil {
+			t = store.NewTemplate(wr.Resource, wr.ID)
+		}
+		v.Body = t.Fill(v.VersionID, v.LastUpdated)
 	}
 	ms := v.LastUpdated.UnixMilli()
 	var body any
@@ -256,9 +264,7 @@ func (w *writeTx) Put(ctx context.Context, wr *store.Write) (*store.Result, erro
 		}
 	}
 	if !wr.Delete {
-		if err := w.index.write(ctx, w.db.params, wr.Type, rid, wr.Index); err != nil {
-			return nil, err
-		}
+		w.index.write(w.db.params, wr.Type, rid, wr.Index)
 	}
 	return &store.Result{Version: v, Created: !exists || cur.deleted}, nil
 }
