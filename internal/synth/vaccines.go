@@ -32,11 +32,18 @@ var schedule = []scheduled{
 
 func (l *life) planVaccines() {
 	if l.r.chance(0.93) { // childhood uptake
+		// Doses due at the same age are given at one visit.
+		visit := map[int]time.Time{}
 		for i, s := range schedule {
 			if s.days < 0 {
 				continue
 			}
-			l.plan(l.clinicTime(addDays(l.p.birth, s.days+l.r.intn(21))), evVaccine, i, s.dose)
+			t, ok := visit[s.days]
+			if !ok {
+				t = l.clinicTime(addDays(l.p.birth, s.days+l.r.intn(21)))
+				visit[s.days] = t
+			}
+			l.plan(t, evVaccine, i, s.dose)
 		}
 	}
 	// Flu every autumn from 65, or younger with asthma, COPD or diabetes.

@@ -218,16 +218,28 @@ func (l *life) healthCheck(t time.Time) {
 // hospitalVitals are the observations taken on arrival at hospital.
 func (l *life) hospitalVitals(enc string, t time.Time, who *staff, r *hospitalReason) {
 	respiratory := r.specialty == specRespiratory
-	hr, temp, rr, spo2 := l.r.normal(76, 8), l.r.normal(36.8, 0.2), l.r.normal(15, 1.2), l.r.normal(97.5, 0.8)
+	// Children's hearts and breathing are faster (APLS normal ranges).
+	hr0, rr0 := 76.0, 15.0
+	switch age := l.age(t); {
+	case age < 1:
+		hr0, rr0 = 135, 40
+	case age < 6:
+		hr0, rr0 = 110, 28
+	case age < 12:
+		hr0, rr0 = 90, 22
+	}
+	hr, temp, rr, spo2 := l.r.normal(hr0, 8), l.r.normal(36.8, 0.2), l.r.normal(rr0, 1.2), l.r.normal(97.5, 0.8)
 	if r.infection {
 		hr, temp, rr = hr+18, l.r.uniform(37.8, 39.4), rr+6
 	}
 	if respiratory {
 		rr, spo2 = rr+4, l.r.uniform(87, 94)
 	}
-	l.bloodPressure(enc, t, who)
-	l.vital(enc, t, who, obsHeartRate, "Heart rate", decimal(clamp(hr, 40, 160), 0), "beats/minute", "/min")
-	l.vital(enc, t, who, obsRespRate, "Respiratory rate", decimal(clamp(rr, 8, 40), 0), "breaths/minute", "/min")
+	if l.age(t) >= 5 {
+		l.bloodPressure(enc, t, who)
+	}
+	l.vital(enc, t, who, obsHeartRate, "Heart rate", decimal(clamp(hr, 40, 190), 0), "beats/minute", "/min")
+	l.vital(enc, t, who, obsRespRate, "Respiratory rate", decimal(clamp(rr, 8, 60), 0), "breaths/minute", "/min")
 	l.vital(enc, t, who, obsTemperature, "Temperature", decimal(clamp(temp, 35, 41), 1), "degrees C", "Cel")
 	l.vital(enc, t, who, obsSpO2, "Oxygen saturation", decimal(clamp(spo2, 80, 100), 0), "%", "%")
 }
