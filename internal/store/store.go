@@ -107,6 +107,8 @@ type Store interface {
 	// nil, the writes are durable. fn may be called again after a
 	// serialisation failure, so it must not have effects outside tx.
 	Tx(ctx context.Context, fn func(Tx) error) error
+	// Records keeps the server's own data beside the resources.
+	Records
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	Close() error
@@ -138,6 +140,21 @@ type SearchResult struct {
 	Next, Prev string
 	// Offset is the index of the first match of this page in the result.
 	Offset int
+}
+
+// Records is a small keyed store for the server's own data that is not
+// FHIR: users' password hashes, OAuth clients, refresh tokens, login
+// attempts. A record is a kind, a key and an opaque value; an expired
+// record reads as absent. Writes are durable when they return.
+type Records interface {
+	// GetRecord returns the value, or ErrNotFound.
+	GetRecord(ctx context.Context, kind, key string) ([]byte, error)
+	// PutRecord creates or replaces a record; a zero expires keeps it.
+	PutRecord(ctx context.Context, kind, key string, value []byte, expires time.Time) error
+	// DeleteRecord removes a record; removing an absent one is no error.
+	DeleteRecord(ctx context.Context, kind, key string) error
+	// ListRecords calls fn for each unexpired record of kind, by key.
+	ListRecords(ctx context.Context, kind string, fn func(key string, value []byte) error) error
 }
 
 // Errors a backend returns; record and api map them to HTTP statuses.

@@ -97,6 +97,16 @@ CREATE TABLE idx_composite (
 ) WITHOUT ROWID;
 CREATE INDEX idx_composite_s ON idx_composite (param, a_code, b_code);
 `,
+	// 3: the server's own records (users, OAuth clients, tokens).
+	`
+CREATE TABLE records (
+	kind    TEXT NOT NULL,
+	key     TEXT NOT NULL,
+	value   BLOB NOT NULL,
+	expires INTEGER NOT NULL, -- Unix milliseconds; 0 never
+	PRIMARY KEY (kind, key)
+) WITHOUT ROWID;
+`,
 }
 
 // migrate brings the schema up to date inside one immediate transaction, so

@@ -36,6 +36,7 @@ func Run(t *testing.T, open Opener) {
 		{"HistoryAt", testHistoryAt},
 		{"ConcurrentIfMatch", testConcurrentIfMatch},
 		{"ConcurrentCreates", testConcurrentCreates},
+		{"Records", testRecords},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -366,4 +367,46 @@ func versions(vs []*store.Version) string {
 		s += fmt.Sprint(v.VersionID)
 	}
 	return s
+}
+
+func testRecords(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if _, err := s.GetRecord(ctx, "user", "nobody"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetRecord absent = %v, want ErrNotFound", err)
+	}
+	if err := s.PutRecord(ctx, "user", "b", []byte("two"), time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutRecord(ctx, "user", "a", []byte("one"), time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutRecord(ctx, "user", "a", []byte("uno"), time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutRecord(ctx, "user", "old", []byte("x"), time.Now().Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutRecord(ctx, "client", "a", []byte("other kind"), time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.GetRecord(ctx, "user", "a"); err != nil || string(v) != "uno" {
+		t.Errorf("GetRecord a = %q, %v; want uno", v, err)
+	}
+	if _, err := s.GetRecord(ctx, "user", "old"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetRecord expired = %v, want ErrNotFound", err)
+	}
+	var keys []string
+	err := s.ListRecords(ctx, "user", func(k string, v []byte) error { keys = append(keys, k+"="+string(v)); return nil })
+	if err != nil || fmt.Sprint(keys) != "[a=uno b=two]" {
+		t.Errorf("ListRecords = %v, %v; want [a=uno b=two]", keys, err)
+	}
+	if err := s.DeleteRecord(ctx, "user", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteRecord(ctx, "user", "a"); err != nil {
+		t.Errorf("second DeleteRecord: %v", err)
+	}
+	if _, err := s.GetRecord(ctx, "user", "a"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetRecord deleted = %v, want ErrNotFound", err)
+	}
 }
