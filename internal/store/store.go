@@ -7,6 +7,7 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"time"
 
@@ -109,6 +110,8 @@ type Store interface {
 	Tx(ctx context.Context, fn func(Tx) error) error
 	// Records keeps the server's own data beside the resources.
 	Records
+	// Audit keeps the audit trail.
+	Audit
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	Close() error
@@ -155,6 +158,51 @@ type Records interface {
 	DeleteRecord(ctx context.Context, kind, key string) error
 	// ListRecords calls fn for each unexpired record of kind, by key.
 	ListRecords(ctx context.Context, kind string, fn func(key string, value []byte) error) error
+}
+
+// AuditRecord is one AuditEvent as the audit trail stores it.
+type AuditRecord struct {
+	ID       string    // the AuditEvent's id
+	Recorded time.Time // AuditEvent.recorded
+	// Patients are the ids of the patients whose records the event
+	// touched: "who looked at my record" finds events by them.
+	Patients []string
+	Body     []byte // the AuditEvent's JSON
+	// Seq, Prev and Hash are set by the store: the event's place in the
+	// chain, the previous event's hash, and SHA-256(Prev || Body).
+	Seq        int64
+	Prev, Hash []byte
+}
+
+// AuditQuery selects audit events, newest first.
+type AuditQuery struct {
+	ID      string    // one event by id
+	Patient string    // events about this patient
+	Since   time.Time // recorded at or after
+	Before  time.Time // recorded before; zero means no bound
+	After   int64     // for paging: Seq below this; 0 means from the newest
+	Count   int
+}
+
+// Audit is the tamper-evident audit trail: an append-only chain of
+// AuditEvents, each holding the hash of the one before, so that a changed,
+// removed or inserted event breaks the chain from there on.
+type Audit interface {
+	// AppendAudit adds events to the chain in order and returns when they
+	// are durable. Backends commit concurrent callers' events together.
+	AppendAudit(ctx context.Context, events []*AuditRecord) error
+	// SearchAudit returns events matching q, newest first.
+	SearchAudit(ctx context.Context, q *AuditQuery) ([]*AuditRecord, error)
+	// ScanAudit calls fn with every event in chain order, for verification.
+	ScanAudit(ctx context.Context, fn func(*AuditRecord) error) error
+}
+
+// AuditHash is the chain's link: SHA-256 of the previous hash and the body.
+func AuditHash(prev, body []byte) []byte {
+	h := sha256.New()
+	h.Write(prev)
+	h.Write(body)
+	return h.Sum(nil)
 }
 
 // Errors a backend returns; record and api map them to HTTP statuses.

@@ -43,7 +43,7 @@ func (db *DB) Check(ctx context.Context) error {
 // and the search snapshots.
 func (db *DB) Size(ctx context.Context) (int64, error) {
 	var total int64
-	for _, p := range []string{db.opts.Path, db.opts.Path + "-wal", db.opts.Path + "-search", db.opts.Path + "-search-wal"} {
+	for _, p := range []string{db.opts.Path, db.opts.Path + "-wal", db.opts.Path + "-search", db.opts.Path + "-search-wal", db.opts.Path + "-audit", db.opts.Path + "-audit-wal"} {
 		if fi, err := os.Stat(p); err == nil {
 			total += fi.Size()
 		}

@@ -59,6 +59,7 @@ type DB struct {
 	writeSQL *writeStmts
 	params   *params
 	snaps    *snapshots
+	audit    *auditLog
 	ckpt     *sql.DB       // the checkpointer's connection
 	ckptDone chan struct{} // closed when the checkpointer has stopped
 }
@@ -130,6 +131,9 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	}
 	if err == nil {
 		db.snaps, err = openSnapshots(ctx, opts.Path+"-search")
+	}
+	if err == nil {
+		db.audit, err = openAudit(ctx, opts.Path+"-audit", opts.Synchronous)
 	}
 	if err != nil {
 		conn.Close()
@@ -205,6 +209,9 @@ func (db *DB) Close() error {
 		db.ckpt.Close()
 	}
 	var errs []error
+	if db.audit != nil {
+		errs = append(errs, db.audit.closeAndWait())
+	}
 	if db.snaps != nil {
 		errs = append(errs, db.snaps.close())
 	}

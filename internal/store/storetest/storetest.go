@@ -3,6 +3,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -37,6 +38,7 @@ func Run(t *testing.T, open Opener) {
 		{"ConcurrentIfMatch", testConcurrentIfMatch},
 		{"ConcurrentCreates", testConcurrentCreates},
 		{"Records", testRecords},
+		{"AuditChain", testAuditChain},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -408,5 +410,60 @@ func testRecords(t *testing.T, s store.Store) {
 	}
 	if _, err := s.GetRecord(ctx, "user", "a"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("GetRecord deleted = %v, want ErrNotFound", err)
+	}
+}
+
+func testAuditChain(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	// Concurrent appends still make one unbroken chain.
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range 10 {
+				ev := &store.AuditRecord{ID: fmt.Sprintf("ev-%d-%d", w, i), Recorded: time.Now(),
+					Patients: []string{fmt.Sprintf("p%d", w%2)}, Body: []byte(fmt.Sprintf(`{"resourceType":"AuditEvent","id":"ev-%d-%d"}`, w, i))}
+				if err := s.AppendAudit(ctx, []*store.AuditRecord{ev}); err != nil {
+					t.Errorf("AppendAudit: %v", err)
+					return
+				}
+				if len(ev.Hash) == 0 || ev.Seq == 0 {
+					t.Errorf("AppendAudit left Seq %d Hash %x unset", ev.Seq, ev.Hash)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	var prev []byte
+	n := 0
+	err := s.ScanAudit(ctx, func(e *store.AuditRecord) error {
+		n++
+		if !bytes.Equal(e.Prev, prev) && !(len(prev) == 0 && len(e.Prev) == 0) {
+			return fmt.Errorf("event %s: prev %x, want %x", e.ID, e.Prev, prev)
+		}
+		if want := store.AuditHash(e.Prev, e.Body); !bytes.Equal(e.Hash, want) {
+			return fmt.Errorf("event %s: hash %x, want %x", e.ID, e.Hash, want)
+		}
+		prev = e.Hash
+		return nil
+	})
+	if err != nil || n != 80 {
+		t.Fatalf("ScanAudit: %d events, %v; want 80 chained", n, err)
+	}
+	got, err := s.SearchAudit(ctx, &store.AuditQuery{Patient: "p1", Count: 100})
+	if err != nil || len(got) != 40 {
+		t.Fatalf("SearchAudit patient p1 = %d, %v; want 40", len(got), err)
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i].Seq >= got[i-1].Seq {
+			t.Fatalf("SearchAudit not newest first")
+		}
+	}
+	one, err := s.SearchAudit(ctx, &store.AuditQuery{ID: "ev-3-7"})
+	if err != nil || len(one) != 1 || string(one[0].Body) != `{"resourceType":"AuditEvent","id":"ev-3-7"}` {
+		t.Errorf("SearchAudit by id = %v, %v", one, err)
+	}
+	page, err := s.SearchAudit(ctx, &store.AuditQuery{Patient: "p0", Count: 5, After: got[0].Seq})
+	if err != nil || len(page) != 5 {
+		t.Errorf("SearchAudit paged = %d, %v", len(page), err)
 	}
 }
