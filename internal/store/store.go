@@ -30,6 +30,12 @@ type Version struct {
 	// RID is the backend's stable number for the resource; set on versions
 	// a search returns, for following their references.
 	RID int64
+	// Patients are the ids of the patients in whose compartment this
+	// version is, and Source the organisation that recorded it
+	// ("Organization/123"): access rules decide on them without parsing
+	// the body.
+	Patients []string
+	Source   string
 }
 
 // Method is the interaction that wrote a version, as history reports it.
@@ -58,6 +64,9 @@ type Write struct {
 	// CreateOnly makes the write fail with 409 if the resource exists, even
 	// deleted; a POST with a server-assigned id uses it.
 	CreateOnly bool
+	// Patients and Source are stored with the version (see Version).
+	Patients []string
+	Source   string
 	// Index holds the search index values of Resource (nil for a delete);
 	// they replace the resource's previous ones in the same transaction.
 	Index *search.Entries

@@ -12,7 +12,7 @@ import (
 	"sharedcare/internal/store"
 )
 
-const readCurrentSQL = `SELECT v.seq, v.version, v.updated, v.method, v.body FROM resources r JOIN versions v ON v.seq = r.seq WHERE r.type = ? AND r.id = ?`
+const readCurrentSQL = `SELECT v.seq, v.version, v.updated, v.method, v.body, v.patients, v.source FROM resources r JOIN versions v ON v.seq = r.seq WHERE r.type = ? AND r.id = ?`
 
 type readStmts struct {
 	current, vread *sql.Stmt
@@ -24,7 +24,7 @@ func prepareRead(ctx context.Context, db *sql.DB) (*readStmts, error) {
 	if s.current, err = db.PrepareContext(ctx, readCurrentSQL); err != nil {
 		return nil, fmt.Errorf("sqlite: prepare read: %w", err)
 	}
-	if s.vread, err = db.PrepareContext(ctx, `SELECT v.seq, v.version, v.updated, v.method, v.body FROM resources r JOIN versions v ON v.rid = r.rid WHERE r.type = ? AND r.id = ? AND v.version = ?`); err != nil {
+	if s.vread, err = db.PrepareContext(ctx, `SELECT v.seq, v.version, v.updated, v.method, v.body, v.patients, v.source FROM resources r JOIN versions v ON v.rid = r.rid WHERE r.type = ? AND r.id = ? AND v.version = ?`); err != nil {
 		return nil, fmt.Errorf("sqlite: prepare vread: %w", err)
 	}
 	return &s, nil
@@ -34,9 +34,11 @@ func scanVersion(row interface{ Scan(...any) error }, typ, id string) (*store.Ve
 	v := &store.Version{Type: typ, ID: id}
 	var ms int64
 	var method int
-	if err := row.Scan(&v.Seq, &v.VersionID, &ms, &method, &v.Body); err != nil {
+	var patients string
+	if err := row.Scan(&v.Seq, &v.VersionID, &ms, &method, &v.Body, &patients, &v.Source); err != nil {
 		return nil, err
 	}
+	v.Patients = splitPatients(patients)
 	v.LastUpdated = time.UnixMilli(ms).UTC()
 	v.Method = store.Method(method)
 	v.Deleted = v.Body == nil
@@ -95,7 +97,7 @@ func (db *DB) History(ctx context.Context, q *store.HistoryQuery) ([]*store.Vers
 		where = append(where, "v.updated <= ?", "NOT EXISTS (SELECT 1 FROM versions n WHERE n.rid = v.rid AND n.version = v.version + 1 AND n.updated < ?)")
 		args = append(args, q.AtHigh.UnixMilli(), q.AtLow.UnixMilli())
 	}
-	query := "SELECT v.seq, v.version, v.updated, v.method, v.body, v.type, v.id FROM versions v"
+	query := "SELECT v.seq, v.version, v.updated, v.method, v.body, v.patients, v.source, v.type, v.id FROM versions v"
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -115,9 +117,11 @@ func (db *DB) History(ctx context.Context, q *store.HistoryQuery) ([]*store.Vers
 		v := &store.Version{}
 		var ms int64
 		var method int
-		if err := rows.Scan(&v.Seq, &v.VersionID, &ms, &method, &v.Body, &v.Type, &v.ID); err != nil {
+		var patients string
+		if err := rows.Scan(&v.Seq, &v.VersionID, &ms, &method, &v.Body, &patients, &v.Source, &v.Type, &v.ID); err != nil {
 			return nil, fmt.Errorf("sqlite: history: %w", err)
 		}
+		v.Patients = splitPatients(patients)
 		v.LastUpdated = time.UnixMilli(ms).UTC()
 		v.Method = store.Method(method)
 		v.Deleted = v.Body == nil
@@ -127,4 +131,12 @@ func (db *DB) History(ctx context.Context, q *store.HistoryQuery) ([]*store.Vers
 		return nil, fmt.Errorf("sqlite: history: %w", err)
 	}
 	return out, nil
+}
+
+// splitPatients reads the space-separated patient ids of a version.
+func splitPatients(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Fields(s)
 }

@@ -107,6 +107,11 @@ CREATE TABLE records (
 	PRIMARY KEY (kind, key)
 ) WITHOUT ROWID;
 `,
+	// 4: who a version is about and who recorded it, for access rules.
+	`
+ALTER TABLE versions ADD COLUMN patients TEXT NOT NULL DEFAULT ''; -- space-separated Patient ids
+ALTER TABLE versions ADD COLUMN source TEXT NOT NULL DEFAULT '';   -- recording organisation
+`,
 }
 
 // migrate brings the schema up to date inside one immediate transaction, so

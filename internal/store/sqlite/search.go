@@ -166,7 +166,7 @@ func fetchRIDs(ctx context.Context, db querier, rids []int64) ([]*store.Version,
 		return nil, nil
 	}
 	list, _ := json.Marshal(rids)
-	rows, err := db.QueryContext(ctx, `SELECT r.rid, r.type, r.id, v.seq, v.version, v.updated, v.method, v.body
+	rows, err := db.QueryContext(ctx, `SELECT r.rid, r.type, r.id, v.seq, v.version, v.updated, v.method, v.body, v.patients, v.source
 		FROM resources r JOIN versions v ON v.seq = r.seq
 		WHERE r.rid IN (SELECT value FROM json_each(?)) AND r.deleted = 0`, string(list))
 	if err != nil {
@@ -178,9 +178,11 @@ func fetchRIDs(ctx context.Context, db querier, rids []int64) ([]*store.Version,
 		v := &store.Version{}
 		var rid, ms int64
 		var method int
-		if err := rows.Scan(&rid, &v.Type, &v.ID, &v.Seq, &v.VersionID, &ms, &method, &v.Body); err != nil {
+		var patients string
+		if err := rows.Scan(&rid, &v.Type, &v.ID, &v.Seq, &v.VersionID, &ms, &method, &v.Body, &patients, &v.Source); err != nil {
 			return nil, fmt.Errorf("sqlite: fetch matches: %w", err)
 		}
+		v.Patients = splitPatients(patients)
 		v.LastUpdated = time.UnixMilli(ms).UTC()
 		v.Method = store.Method(method)
 		v.RID = rid

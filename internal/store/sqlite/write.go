@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"sharedcare/internal/outcome"
@@ -246,7 +247,8 @@ func (w *writeTx) Put(ctx context.Context, wr *store.Write) (*store.Result, erro
 	if exists {
 		rid = cur.rid
 	}
-	if _, err := w.db.writeSQL.insertVersion.ExecContext(ctx, v.Seq, rid, wr.Type, wr.ID, v.VersionID, ms, int(v.Method), body); err != nil {
+	v.Patients, v.Source = wr.Patients, wr.Source
+	if _, err := w.db.writeSQL.insertVersion.ExecContext(ctx, v.Seq, rid, wr.Type, wr.ID, v.VersionID, ms, int(v.Method), body, strings.Join(wr.Patients, " "), wr.Source); err != nil {
 		return nil, fmt.Errorf("sqlite: put %s/%s: insert version: %w", wr.Type, wr.ID, err)
 	}
 	w.seq = v.Seq
@@ -294,7 +296,7 @@ func prepareWrite(ctx context.Context, conn *sql.Conn) (*writeStmts, error) {
 	}{
 		{&s.current, `SELECT rid, version, seq, deleted, updated FROM resources WHERE type = ? AND id = ?`},
 		{&s.read, readCurrentSQL},
-		{&s.insertVersion, `INSERT INTO versions (seq, rid, type, id, version, updated, method, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&s.insertVersion, `INSERT INTO versions (seq, rid, type, id, version, updated, method, body, patients, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&s.updateResource, `UPDATE resources SET version = ?, seq = ?, deleted = ?, updated = ? WHERE type = ? AND id = ?`},
 		{&s.insertResource, `INSERT INTO resources (type, id, rid, version, seq, deleted, updated) VALUES (?, ?, ?, ?, ?, ?, ?)`},
 	} {

@@ -39,6 +39,7 @@ func Run(t *testing.T, open Opener) {
 		{"ConcurrentCreates", testConcurrentCreates},
 		{"Records", testRecords},
 		{"AuditChain", testAuditChain},
+		{"PatientsAndSource", testPatientsAndSource},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -465,5 +466,23 @@ func testAuditChain(t *testing.T, s store.Store) {
 	page, err := s.SearchAudit(ctx, &store.AuditQuery{Patient: "p0", Count: 5, After: got[0].Seq})
 	if err != nil || len(page) != 5 {
 		t.Errorf("SearchAudit paged = %d, %v", len(page), err)
+	}
+}
+
+func testPatientsAndSource(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustPut(t, s, &store.Write{Type: "Observation", ID: "ps1", Resource: obs(t), Patients: []string{"p1", "p2"}, Source: "Organization/gp1"})
+	v, err := s.Read(ctx, "Observation", "ps1")
+	if err != nil || fmt.Sprint(v.Patients) != "[p1 p2]" || v.Source != "Organization/gp1" {
+		t.Errorf("Read = %v %q, %v; want [p1 p2] Organization/gp1", v.Patients, v.Source, err)
+	}
+	mustPut(t, s, &store.Write{Type: "Observation", ID: "ps1", Resource: obs(t), Patients: []string{"p3"}, Source: "Organization/h1"})
+	v1, err := s.VRead(ctx, "Observation", "ps1", 1)
+	if err != nil || fmt.Sprint(v1.Patients) != "[p1 p2]" || v1.Source != "Organization/gp1" {
+		t.Errorf("VRead 1 = %v %q, %v; want the first version's", v1.Patients, v1.Source, err)
+	}
+	h, err := s.History(ctx, &store.HistoryQuery{Type: "Observation", ID: "ps1", Count: 10})
+	if err != nil || len(h) != 2 || h[0].Source != "Organization/h1" {
+		t.Errorf("History = %v, want the newest from Organization/h1", err)
 	}
 }
