@@ -63,6 +63,9 @@ type Principal struct {
 	Scopes       Scopes    // the SMART scopes granted
 	TokenID      string    // the access token's jti, for audit and revocation
 	Expires      time.Time // when the token stops being valid; zero for Dev
+	// Address is the network address the request came from, for audit;
+	// the middleware that builds the Principal for a request sets it.
+	Address string
 }
 
 // DevPrincipal is the principal every request runs as when authentication
