@@ -19,6 +19,7 @@ import (
 // layers 1-2 and each other. Change it with ARCHITECTURE.md, deliberately.
 var allowed = map[string][]string{
 	"internal/outcome":         {},
+	"internal/requestid":       {},
 	"internal/nhs":             {},
 	"internal/terminology":     {},
 	"internal/fhir":            {"internal/outcome"},
@@ -26,6 +27,7 @@ var allowed = map[string][]string{
 	"internal/fhirpath":        {"internal/fhir", "internal/outcome"},
 	"internal/validate":        {"internal/fhir", "internal/fhirpath", "internal/terminology", "internal/outcome"},
 	"internal/search":          {"internal/fhir", "internal/fhirpath", "internal/terminology", "internal/outcome"},
+	"internal/patch":           {"internal/fhir", "internal/fhirpath", "internal/outcome"},
 	"internal/store":           {"internal/fhir", "internal/search", "internal/outcome"},
 	"internal/store/storetest": {"internal/store", "internal/fhir", "internal/search", "internal/outcome"},
 	"internal/store/sqlbuild":  {"internal/fhir", "internal/search"},
@@ -35,8 +37,8 @@ var allowed = map[string][]string{
 	"internal/auth":            {"internal/store", "internal/fhir", "internal/outcome", "internal/nhs"},
 	"internal/access":          {"internal/auth", "internal/store", "internal/search", "internal/fhir", "internal/outcome"},
 	"internal/record": {"internal/store", "internal/search", "internal/validate", "internal/fhirpath", "internal/fhir",
-		"internal/outcome", "internal/auth", "internal/access", "internal/audit", "internal/terminology"},
-	"internal/api":          {"internal/record", "internal/search", "internal/fhir", "internal/outcome", "internal/auth"},
+		"internal/outcome", "internal/auth", "internal/access", "internal/audit", "internal/terminology", "internal/patch", "internal/requestid"},
+	"internal/api":          {"internal/record", "internal/search", "internal/fhir", "internal/outcome", "internal/auth", "internal/requestid"},
 	"internal/web":          {"internal/record", "internal/search", "internal/fhir", "internal/outcome", "internal/auth", "internal/nhs"},
 	"internal/bulk":         {"internal/record", "internal/search", "internal/fhir", "internal/outcome", "internal/auth"},
 	"internal/subscription": {"internal/record", "internal/search", "internal/fhirpath", "internal/fhir", "internal/outcome", "internal/auth"},

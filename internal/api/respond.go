@@ -11,6 +11,7 @@ import (
 	"sharedcare/internal/fhir"
 	"sharedcare/internal/outcome"
 	"sharedcare/internal/record"
+	"sharedcare/internal/requestid"
 )
 
 // writeJSON writes a FHIR JSON body, indented when the client asked for
@@ -141,15 +142,8 @@ func (h *Handler) writeWritten(w http.ResponseWriter, r *http.Request, f format,
 	}
 }
 
-type ctxKey int
-
-const reqIDKey ctxKey = 0
-
 // RequestID returns the request's id, set by WithRequestID.
-func RequestID(ctx context.Context) string {
-	s, _ := ctx.Value(reqIDKey).(string)
-	return s
-}
+func RequestID(ctx context.Context) string { return requestid.FromContext(ctx) }
 
 var reqCounter atomic.Uint64
 
@@ -162,6 +156,6 @@ func WithRequestID(prefix string, next http.Handler) http.Handler {
 			id = prefix + strconv.FormatUint(reqCounter.Add(1), 36)
 		}
 		w.Header()["X-Request-Id"] = []string{id}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), reqIDKey, id)))
+		next.ServeHTTP(w, r.WithContext(requestid.NewContext(r.Context(), id)))
 	})
 }

@@ -152,6 +152,9 @@ type SearchResult struct {
 	Next, Prev string
 	// Offset is the index of the first match of this page in the result.
 	Offset int
+	// Withheld counts matches the access rules left out of this page
+	// because a patient opted out of sharing (set by record, not stores).
+	Withheld int
 }
 
 // Records is a small keyed store for the server's own data that is not
