@@ -1,0 +1,36 @@
+// Package patch applies the patch formats of the FHIR patch interaction
+// (https://hl7.org/fhir/R4/http.html#patch) to a resource held as a
+// fhir.Value. This first part is JSON Patch (RFC 6902,
+// application/json-patch+json).
+//
+// A patch document is parsed and checked once (ParseJSON) and may then be
+// applied to any number of resources, concurrently: Apply never changes the
+// patch, nor the resource it is given. It works on a copy and returns it
+// only when every operation applied, so a patch applies whole or not at all.
+//
+// Errors are *outcome.Error:
+//
+//   - 400 Bad Request, issue code invalid: the patch document is malformed,
+//     whatever resource it would be applied to (bad JSON, an unknown
+//     operation, a missing member, a path that is not a JSON Pointer).
+//     Parsing reports every such fault in one error.
+//   - 422 Unprocessable Entity, issue code processing: the document is well
+//     formed but does not apply to this resource (a path that finds
+//     nothing, a failed test), or applying it would change the resource's
+//     resourceType or id, which a patch may not do: the URL names the
+//     resource, and a different one is a different resource, not a new
+//     version of this one. Apply stops at the first operation that fails.
+//
+// Each issue's Expression locates the fault in the patch document, never in
+// the resource, so that it names no patient data and is safe to log:
+// operation[i] for the i-th (0-based) operation of the array, with .op,
+// .path, .from or .value when one member is at fault: "operation[2].path".
+// What the client wrote (paths, values) appears only in Diagnostics.
+//
+// Whether the patched resource is valid is not this package's question: the
+// caller validates the result as it would the body of an update, and stores
+// it honouring If-Match.
+//
+// The package imports internal/fhir, internal/fhirpath and internal/outcome
+// and nothing above them.
+package patch
