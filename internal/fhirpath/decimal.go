@@ -46,6 +46,9 @@ func parseDec(s string) (dec, bool) {
 		}
 		mant, exp = s[:i], e
 	}
+	if mant == "" {
+		return dec{}, false
+	}
 	neg := false
 	switch mant[0] {
 	case '-':

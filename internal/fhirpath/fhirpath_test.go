@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -516,4 +517,26 @@ func TestResultIsCallers(t *testing.T) {
 	if trueItems[0].n != 1 {
 		t.Errorf("shared true modified")
 	}
+}
+
+// TestConcurrent evaluates one compiled expression from many goroutines;
+// run with -race.
+func TestConcurrent(t *testing.T) {
+	t.Parallel()
+	pat := parseJSON(t, patientJSON)
+	e := MustParse("Patient.name.where(use = 'official').given.first() & ' ' & (1.5 + 0.25).toString() & ' ' & (@2019-01-31 + 1 month).toString()")
+	want := "['Peter 1.75 2019-02-28']"
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 200 {
+				res, err := e.Evaluate(context.Background(), Resource(pat), nil)
+				if got := render(res); err != nil || got != want {
+					t.Errorf("Evaluate = %s %v, want %s", got, err, want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -322,6 +322,10 @@ func fnSelect(r *run, s scope, in []Item, c *call) ([]Item, error) {
 	return out, nil
 }
 
+// maxRepeat bounds repeat(): a projection that always yields something new
+// ($this + 1) would otherwise run until the context ends.
+const maxRepeat = 100_000
+
 // fnRepeat applies the projection to the input, then to its results, and so
 // on, collecting each new item once; it ends when no new items appear.
 func fnRepeat(r *run, s scope, in []Item, c *call) ([]Item, error) {
@@ -339,6 +343,9 @@ func fnRepeat(r *run, s scope, in []Item, c *call) ([]Item, error) {
 					out = append(out, it)
 					next = append(next, it)
 				}
+			}
+			if len(out) > maxRepeat {
+				return nil, r.errorf(c.pos, "repeat(): more than %d items", maxRepeat)
 			}
 		}
 		queue = next

@@ -133,7 +133,10 @@ func fnReplace(r *run, s scope, in []Item, c *call) ([]Item, error) {
 	if err != nil || !ok {
 		return nil, err
 	}
-	return []Item{String(strings.ReplaceAll(str, pattern, sub))}, nil
+	if len(pattern) == 0 && len(sub)*(len(str)+1) > maxString || len(pattern) > 0 && len(sub) > len(pattern) && len(str)/len(pattern)*len(sub) > maxString {
+		return nil, r.errorf(c.pos, "replace(): result too long")
+	}
+	return r.stringResult(strings.ReplaceAll(str, pattern, sub), c.pos)
 }
 
 // regex returns the compiled pattern: compiled once by Parse when it is a
@@ -191,7 +194,10 @@ func fnReplaceMatches(r *run, s scope, in []Item, c *call) ([]Item, error) {
 	if re.String() == "(?s)" {
 		return []Item{String(str)}, nil // an empty pattern matches nothing to replace
 	}
-	return []Item{String(re.ReplaceAllString(str, sub))}, nil
+	if len(sub)*(len(str)+1) > maxString {
+		return nil, r.errorf(c.pos, "replaceMatches(): result may be too long")
+	}
+	return r.stringResult(re.ReplaceAllString(str, sub), c.pos)
 }
 
 func fnLength(r *run, s scope, in []Item, c *call) ([]Item, error) {
@@ -244,7 +250,7 @@ func fnJoin(r *run, s scope, in []Item, c *call) ([]Item, error) {
 			parts = append(parts, str)
 		}
 	}
-	return []Item{String(strings.Join(parts, sep))}, nil
+	return r.stringResult(strings.Join(parts, sep), c.pos)
 }
 
 // fnEncode and fnDecode convert between a string and base64, urlbase64 or

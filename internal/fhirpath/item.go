@@ -157,9 +157,9 @@ func primitiveKind(t *fhir.Type, v *fhir.Value) Kind {
 		switch t.Name {
 		case "boolean":
 			return KindBoolean
-		case "string", "uri", "base64Binary", "xhtml":
+		case "string", "code", "id", "markdown", "uri", "url", "canonical", "oid", "uuid", "base64Binary", "xhtml":
 			return KindString
-		case "integer":
+		case "integer", "positiveInt", "unsignedInt":
 			return KindInteger
 		case "decimal":
 			return KindDecimal

@@ -282,7 +282,19 @@ func (n *binary) concat(r *run, a, b []Item) ([]Item, error) {
 			return nil, r.errorf(n.pos, "&: expected one item on each side, got %d", len(c))
 		}
 	}
-	return []Item{String(parts[0] + parts[1])}, nil
+	return r.stringResult(parts[0]+parts[1], n.pos)
+}
+
+// maxString bounds the strings an expression builds, so that
+// repeat($this & $this) cannot double its way through memory; FHIR caps
+// strings at 1MB (https://hl7.org/fhir/R4/datatypes.html#string).
+const maxString = 1 << 20
+
+func (r *run) stringResult(s string, at int) ([]Item, error) {
+	if len(s) > maxString {
+		return nil, r.errorf(at, "string longer than %d bytes", maxString)
+	}
+	return []Item{String(s)}, nil
 }
 
 // arithmetic applies + - * / div mod to two single values
@@ -317,7 +329,7 @@ func (r *run) arithmetic(n *binary, x, y Item) ([]Item, error) {
 		if !ok1 || !ok2 {
 			return nil, nil
 		}
-		return []Item{String(a + b)}, nil
+		return r.stringResult(a+b, n.pos)
 	case isTemporal(x.kind) && y.kind == KindQuantity && (n.op == opAdd || n.op == opSub):
 		d, ok1 := x.dateTime()
 		q, ok2 := y.quantity()

@@ -191,17 +191,17 @@ func combine(a, b unitDef, divide bool) unitDef {
 	return r
 }
 
-func (p *unitParser) annotation() bool {
+// annotation skips a {comment}; bad is set for one that is not closed.
+func (p *unitParser) annotation() (found, bad bool) {
 	if p.pos >= len(p.s) || p.s[p.pos] != '{' {
-		return false
+		return false, false
 	}
 	end := strings.IndexByte(p.s[p.pos:], '}')
 	if end < 0 {
-		p.pos = len(p.s) + 1 // fail
-		return false
+		return false, true
 	}
 	p.pos += end + 1
-	return true
+	return true, false
 }
 
 func (p *unitParser) component() (unitDef, bool) {
@@ -223,8 +223,8 @@ func (p *unitParser) component() (unitDef, bool) {
 		p.pos++
 		return u, true
 	}
-	if p.annotation() {
-		return one, true
+	if found, bad := p.annotation(); found || bad {
+		return one, !bad
 	}
 	start := p.pos
 	for p.pos < len(p.s) {
@@ -246,8 +246,8 @@ func (p *unitParser) component() (unitDef, bool) {
 	if !ok {
 		return one, false
 	}
-	p.annotation() // an annotation on a unit changes nothing: mg{total}
-	if p.pos > len(p.s) {
+	// An annotation on a unit changes nothing: mg{total}.
+	if _, bad := p.annotation(); bad {
 		return one, false
 	}
 	return u, true
@@ -277,6 +277,9 @@ func simpleUnit(sym string) (unitDef, bool) {
 			return unitDef{}, false
 		}
 		n, _ := new(big.Int).SetString(sym, 10)
+		if n.Sign() == 0 {
+			return unitDef{}, false // a factor of 0 is no unit, and would divide by zero
+		}
 		return unitDef{factor: new(big.Rat).SetInt(n)}, true
 	}
 	// Split off an exponent: trailing digits, perhaps signed.
