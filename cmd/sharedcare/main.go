@@ -20,6 +20,7 @@ type command struct {
 var commands = map[string]command{
 	"serve":    {"run the FHIR server and web apps", runServe},
 	"generate": {"write synthetic UK patients as FHIR bundles or NDJSON", runGenerate},
+	"load":     {"drive a server with synthetic clinicians and report latency, errors and memory", runLoad},
 	"audit":    {"verify the audit trail's hash chain (audit verify)", runAudit},
 }
 
