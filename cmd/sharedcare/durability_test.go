@@ -47,7 +47,9 @@ func startServer(t *testing.T, args ...string) *process {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, append([]string{"serve", "-addr", "127.0.0.1:0", "-log-format", "json"}, args...)...)
+	// Durability is tested without authentication, which internal/server's
+	// tests cover; the flag is the one serve offers for development.
+	cmd := exec.Command(bin, append([]string{"serve", "-addr", "127.0.0.1:0", "-log-format", "json", "-insecure-no-auth"}, args...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -10,14 +10,17 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"sharedcare/internal/auth"
 	"sharedcare/internal/server"
 	"sharedcare/internal/store"
 	"sharedcare/internal/store/sqlite"
@@ -39,6 +42,15 @@ type serveConfig struct {
 	ShutdownTimeout time.Duration
 	DebugAddr       string
 	Demo            bool
+	Issuer          string
+	OIDCIssuer      string
+	OIDCAudience    string
+	OIDCClaim       string
+	TLSCert         string
+	TLSKey          string
+	CORSOrigins     []string
+	InsecureNoAuth  bool
+	TokenTTL        time.Duration
 }
 
 func serveFlags(args []string) (*serveConfig, error) {
@@ -56,6 +68,15 @@ func serveFlags(args []string) (*serveConfig, error) {
 	fs.StringVar(&cfg.LogLevel, "log-level", envOr("SHAREDCARE_LOG_LEVEL", "info"), "debug, info, warn or error (env SHAREDCARE_LOG_LEVEL)")
 	fs.StringVar(&cfg.DebugAddr, "debug-addr", envOr("SHAREDCARE_DEBUG_ADDR", ""), "if set, serve Go's pprof profiles here, e.g. 127.0.0.1:6060; never expose it (env SHAREDCARE_DEBUG_ADDR)")
 	demo := fs.Bool("demo", envOr("SHAREDCARE_DEMO", "") == "true", "load the demo population (a practice, its GP and 20 patients) before serving (env SHAREDCARE_DEMO=true)")
+	fs.StringVar(&cfg.Issuer, "issuer", envOr("SHAREDCARE_ISSUER", ""), "public origin of the OAuth server, the iss of its tokens (https://ehr.example.nhs.uk); empty: -base-url without /fhir, else each request's host (env SHAREDCARE_ISSUER)")
+	fs.StringVar(&cfg.OIDCIssuer, "oidc-issuer", envOr("SHAREDCARE_OIDC_ISSUER", ""), "also accept bearer tokens of this external OpenID Connect provider, such as NHS CIS2 or NHS login (env SHAREDCARE_OIDC_ISSUER)")
+	fs.StringVar(&cfg.OIDCAudience, "oidc-audience", envOr("SHAREDCARE_OIDC_AUDIENCE", ""), "the aud the external provider's tokens must carry: this server's client id there (env SHAREDCARE_OIDC_AUDIENCE)")
+	fs.StringVar(&cfg.OIDCClaim, "oidc-claim", envOr("SHAREDCARE_OIDC_CLAIM", "sub"), "the external token claim that matches a user's --external-id (env SHAREDCARE_OIDC_CLAIM)")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", envOr("SHAREDCARE_TLS_CERT", ""), "serve HTTPS with this certificate file (PEM), with -tls-key (env SHAREDCARE_TLS_CERT)")
+	fs.StringVar(&cfg.TLSKey, "tls-key", envOr("SHAREDCARE_TLS_KEY", ""), "the certificate's private key file (PEM) (env SHAREDCARE_TLS_KEY)")
+	cors := fs.String("cors-origins", envOr("SHAREDCARE_CORS_ORIGINS", ""), "comma-separated origins whose browser apps may call /fhir and /oauth2, or *; empty: none (env SHAREDCARE_CORS_ORIGINS)")
+	noAuth := fs.Bool("insecure-no-auth", envOr("SHAREDCARE_INSECURE_NO_AUTH", "") == "true", "turn authentication OFF: every request may read and change everything; development only (env SHAREDCARE_INSECURE_NO_AUTH=true)")
+	tokenTTL := fs.String("token-ttl", envOr("SHAREDCARE_TOKEN_TTL", "15m"), "how long access tokens live (env SHAREDCARE_TOKEN_TTL)")
 	shutdown := fs.String("shutdown-timeout", envOr("SHAREDCARE_SHUTDOWN_TIMEOUT", "20s"), "how long to let requests finish on SIGTERM (env SHAREDCARE_SHUTDOWN_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -77,6 +98,29 @@ func serveFlags(args []string) (*serveConfig, error) {
 		return nil, fmt.Errorf("-shutdown-timeout (SHAREDCARE_SHUTDOWN_TIMEOUT) %q: %v", *shutdown, err)
 	}
 	cfg.Demo = *demo
+	cfg.InsecureNoAuth = *noAuth
+	if cfg.TokenTTL, err = time.ParseDuration(*tokenTTL); err != nil || cfg.TokenTTL < time.Minute || cfg.TokenTTL > 24*time.Hour {
+		return nil, fmt.Errorf("-token-ttl (SHAREDCARE_TOKEN_TTL) %q: want a duration from 1m to 24h", *tokenTTL)
+	}
+	for _, o := range strings.Split(*cors, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			if u, err := url.Parse(o); o != "*" && (err != nil || u.Scheme == "" || u.Host == "" || u.Path != "") {
+				return nil, fmt.Errorf("-cors-origins (SHAREDCARE_CORS_ORIGINS) %q: want origins such as https://app.example.nhs.uk, or *", o)
+			}
+			cfg.CORSOrigins = append(cfg.CORSOrigins, o)
+		}
+	}
+	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
+		return nil, errors.New("-tls-cert (SHAREDCARE_TLS_CERT) and -tls-key (SHAREDCARE_TLS_KEY) go together")
+	}
+	if (cfg.OIDCIssuer == "") != (cfg.OIDCAudience == "") {
+		return nil, errors.New("-oidc-issuer (SHAREDCARE_OIDC_ISSUER) and -oidc-audience (SHAREDCARE_OIDC_AUDIENCE) go together")
+	}
+	for _, u := range []struct{ flag, env, v string }{{"issuer", "SHAREDCARE_ISSUER", cfg.Issuer}, {"oidc-issuer", "SHAREDCARE_OIDC_ISSUER", cfg.OIDCIssuer}} {
+		if p, err := url.Parse(u.v); u.v != "" && (err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "") {
+			return nil, fmt.Errorf("-%s (%s) %q: want an https URL", u.flag, u.env, u.v)
+		}
+	}
 	if cfg.Synchronous != "FULL" && cfg.Synchronous != "NORMAL" {
 		return nil, fmt.Errorf("-sqlite-synchronous (SHAREDCARE_SQLITE_SYNCHRONOUS) %q: want FULL or NORMAL", cfg.Synchronous)
 	}
@@ -143,6 +187,9 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 	srv := server.New(server.Options{
 		Store: db, BaseURL: cfg.BaseURL, MaxBody: cfg.MaxBody,
 		MaxActive: cfg.MaxActive, MaxQueue: cfg.MaxQueue, Log: log,
+		Auth: auth.Options{Issuer: cfg.Issuer, TokenTTL: cfg.TokenTTL,
+			OIDC: auth.OIDCOptions{Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience, Claim: cfg.OIDCClaim}},
+		InsecureNoAuth: cfg.InsecureNoAuth, CORSOrigins: cfg.CORSOrigins,
 	})
 	if cfg.Demo {
 		start := time.Now()
@@ -151,7 +198,11 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 			return err
 		}
 		log.Info("demo population loaded", "bundles", len(demo.Bundles), "dur_ms", time.Since(start).Milliseconds())
-		printDemo(os.Stdout, demo, cfg)
+		logins, err := srv.DemoUsers(ctx, demo)
+		if err != nil {
+			return err
+		}
+		printDemo(os.Stdout, demo, logins, cfg)
 	}
 	workCtx, stopWork := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -174,9 +225,18 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 	}
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	log.Info("sharedcare serving", "addr", ln.Addr().String(), "fhir_base", displayBase(cfg.BaseURL, ln.Addr()), "database", where,
-		"max_body", cfg.MaxBody, "max_active", cfg.MaxActive, "max_queue", cfg.MaxQueue, "sqlite_synchronous", cfg.Synchronous)
+	tls := cfg.TLSCert != ""
+	go func() {
+		if tls {
+			errc <- hs.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
+			return
+		}
+		errc <- hs.Serve(ln)
+	}()
+	log.Info("sharedcare serving", "addr", ln.Addr().String(), "fhir_base", displayBase(cfg.BaseURL, ln.Addr(), tls), "database", where,
+		"max_body", cfg.MaxBody, "max_active", cfg.MaxActive, "max_queue", cfg.MaxQueue, "sqlite_synchronous", cfg.Synchronous,
+		"tls", tls, "auth", !cfg.InsecureNoAuth, "issuer", cfg.Issuer, "oidc_issuer", cfg.OIDCIssuer, "token_ttl", cfg.TokenTTL.String(),
+		"cors_origins", strings.Join(cfg.CORSOrigins, ","))
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve %s: %w", cfg.Addr, err)
@@ -192,8 +252,9 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 	return nil
 }
 
-// printDemo tells the user who is in the demo and where to look.
-func printDemo(w io.Writer, demo *synth.DemoPopulation, cfg *serveConfig) {
+// printDemo tells the user who is in the demo, how to sign in, and where
+// to look.
+func printDemo(w io.Writer, demo *synth.DemoPopulation, logins []server.DemoLogin, cfg *serveConfig) {
 	base := cfg.BaseURL
 	if base == "" {
 		base = "http://localhost" + portOf(cfg.Addr) + "/fhir"
@@ -207,6 +268,14 @@ func printDemo(w io.Writer, demo *synth.DemoPopulation, cfg *serveConfig) {
 			break
 		}
 		fmt.Fprintf(w, "    %s  %-22s %s  %s/Patient/%s\n", p.NHSNumber, p.Name, p.BirthDate, base, p.ID)
+	}
+	if len(logins) > 0 {
+		fmt.Fprintln(w, "  Demo sign-ins (passwords shown this once; they are stored hashed):")
+		for _, l := range logins {
+			fmt.Fprintf(w, "    %-9s %-20s %s  (%s)\n", l.Role, l.Username, l.Password, l.FHIRUser)
+		}
+	} else {
+		fmt.Fprintln(w, "  Demo sign-ins were created on an earlier start; reset a password with: sharedcare admin set-password --username ...")
 	}
 	fmt.Fprintln(w)
 }
@@ -229,12 +298,16 @@ func debugMux() http.Handler {
 	return mux
 }
 
-func displayBase(base string, addr net.Addr) string {
+func displayBase(base string, addr net.Addr, tls bool) string {
 	if base != "" {
 		return base
 	}
-	if ta, ok := addr.(*net.TCPAddr); ok && (ta.IP.IsUnspecified() || ta.IP.IsLoopback()) {
-		return fmt.Sprintf("http://localhost:%d/fhir", ta.Port)
+	scheme := "http"
+	if tls {
+		scheme = "https"
 	}
-	return "http://" + addr.String() + "/fhir"
+	if ta, ok := addr.(*net.TCPAddr); ok && (ta.IP.IsUnspecified() || ta.IP.IsLoopback()) {
+		return fmt.Sprintf("%s://localhost:%d/fhir", scheme, ta.Port)
+	}
+	return scheme + "://" + addr.String() + "/fhir"
 }

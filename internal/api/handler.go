@@ -27,8 +27,11 @@ type Options struct {
 	BaseURL string
 	// Software names this server in the CapabilityStatement.
 	Software, Version string
-	Log               *slog.Logger
-	Now               func() time.Time
+	// Security is the SMART on FHIR authorisation the CapabilityStatement
+	// advertises in rest.security; nil advertises none.
+	Security *Security
+	Log      *slog.Logger
+	Now      func() time.Time
 }
 
 // Handler serves the FHIR API under /fhir.

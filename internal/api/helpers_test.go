@@ -51,7 +51,10 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, srv *testServer)) {
 }
 
 func newTestServer(t testing.TB, name string, db store.Store) *testServer {
-	srv := server.New(server.Options{Store: db})
+	// The API tests run as the Dev principal, through the same code path as
+	// serve --insecure-no-auth; tokens are tested in internal/auth and
+	// internal/server.
+	srv := server.New(server.Options{Store: db, InsecureNoAuth: true})
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
 	return &testServer{Server: hs, backend: name}

@@ -3,10 +3,14 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
+	"sharedcare/internal/auth"
 	"sharedcare/internal/fhir"
 	"sharedcare/internal/synth"
 )
@@ -25,7 +29,7 @@ func (s *Server) LoadDemo(ctx context.Context, until time.Time) (*synth.DemoPopu
 		return demo, nil
 	}
 	for i, b := range demo.Bundles {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "/fhir", bytes.NewReader(fhir.Marshal(b)))
+		req, err := http.NewRequestWithContext(auth.NewContext(ctx, loader), http.MethodPost, "/fhir", bytes.NewReader(fhir.Marshal(b)))
 		if err != nil {
 			return nil, err
 		}
@@ -39,6 +43,57 @@ func (s *Server) LoadDemo(ctx context.Context, until time.Time) (*synth.DemoPopu
 	}
 	return demo, nil
 }
+
+// DemoLogin is a demo user created by DemoUsers, with the password to
+// sign in with.
+type DemoLogin struct {
+	Username, Password, Name string
+	Role                     auth.Kind
+	FHIRUser                 string
+}
+
+// demoPatientUsers is how many of the demo patients get a user.
+const demoPatientUsers = 3
+
+// DemoUsers creates users for the demo clinician and the first demo
+// patients, each with a random password, and returns those it created:
+// their passwords exist nowhere else (they are stored hashed), so a
+// restart returns none and the caller prints what it gets.
+func (s *Server) DemoUsers(ctx context.Context, demo *synth.DemoPopulation) ([]DemoLogin, error) {
+	c := demo.Clinician
+	users := []auth.NewUser{{Username: demoUsername(c.Name), Name: c.Name, Role: auth.Clinician, FHIRUser: "Practitioner/" + c.PractitionerID,
+		PractitionerRole: "PractitionerRole/" + c.PractitionerRoleID, Organization: "Organization/" + c.OrganizationID,
+		ODSCode: demo.Practice.ODSCode, ExternalID: c.SDSUserID}}
+	for _, p := range demo.Patients[:min(demoPatientUsers, len(demo.Patients))] {
+		users = append(users, auth.NewUser{Username: demoUsername(p.Name), Name: p.Name, Role: auth.Patient, FHIRUser: "Patient/" + p.ID, ExternalID: p.NHSNumber})
+	}
+	var out []DemoLogin
+	for _, nu := range users {
+		nu.Password = rand.Text() // 26 characters, 130 bits
+		_, err := s.auth.CreateUser(ctx, nu)
+		if errors.Is(err, auth.ErrExists) {
+			continue
+		} else if err != nil {
+			return out, fmt.Errorf("demo user %s: %w", nu.Username, err)
+		}
+		out = append(out, DemoLogin{Username: nu.Username, Password: nu.Password, Name: nu.Name, Role: nu.Role, FHIRUser: nu.FHIRUser})
+	}
+	return out, nil
+}
+
+// demoUsername is "sarah.hughes" for "Dr Sarah Hughes".
+func demoUsername(name string) string {
+	f := strings.Fields(strings.ToLower(name))
+	if len(f) > 1 && strings.HasSuffix(f[0], "dr") {
+		f = f[1:]
+	}
+	return strings.Join(f, ".")
+}
+
+// loader is who the demo is loaded as: the server itself, as a backend
+// service.
+var loader = &auth.Principal{Kind: auth.System, Subject: "sharedcare-demo", Name: "sharedcare demo loader", ClientID: "sharedcare",
+	Scopes: auth.Scopes{{Name: "system/*.cruds", Context: auth.SystemContext, Type: "*", Ops: auth.AllOps}}}
 
 // bufferedResponse keeps a response written in-process.
 type bufferedResponse struct {

@@ -8,9 +8,12 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
+	"sync"
 	"time"
 
 	"sharedcare/internal/api"
+	"sharedcare/internal/auth"
 	"sharedcare/internal/record"
 	"sharedcare/internal/store"
 	"sharedcare/internal/validate"
@@ -34,14 +37,30 @@ type Options struct {
 	MaxWait             time.Duration
 	Version             string
 	Log                 *slog.Logger
+	// Auth configures sign-in and tokens; its Records is the Store. An
+	// empty Auth.Issuer is BaseURL without its "/fhir", and an empty
+	// Auth.FHIRBase is BaseURL; with neither set, both come from each
+	// request's Host (development only).
+	Auth auth.Options
+	// InsecureNoAuth turns authentication off: every /fhir request runs
+	// as auth.DevPrincipal, with all access, and a warning is logged at
+	// start and every minute. For development and the API tests only;
+	// the zero value requires a bearer token on every /fhir request but
+	// GET /fhir/metadata.
+	InsecureNoAuth bool
+	// CORSOrigins are the origins whose browser apps may call /fhir,
+	// /oauth2 and /.well-known ("*" for any); nil allows none.
+	CORSOrigins []string
 }
 
 // Server is the whole HTTP face of sharedcare.
 type Server struct {
-	handler http.Handler
-	store   store.Store
-	log     *slog.Logger
-	metrics *metrics
+	handler  http.Handler
+	store    store.Store
+	log      *slog.Logger
+	metrics  *metrics
+	auth     *auth.Server
+	insecure bool
 }
 
 // New assembles a Server over opts.Store.
@@ -61,25 +80,70 @@ func New(opts Options) *Server {
 	if opts.Validator == nil {
 		opts.Validator = validate.New(validate.Options{Invariants: validate.NewFHIRPathInvariants()})
 	}
+	if opts.Auth.Issuer == "" && opts.BaseURL != "" {
+		opts.Auth.Issuer = strings.TrimSuffix(strings.TrimSuffix(opts.BaseURL, "/"), "/fhir")
+	}
+	if opts.Auth.FHIRBase == "" {
+		opts.Auth.FHIRBase = opts.BaseURL
+	}
+	opts.Auth.Records = opts.Store
+	if opts.Auth.Log == nil {
+		opts.Auth.Log = opts.Log.With("component", "auth")
+	}
+	authz := auth.New(opts.Auth)
+	e := authz.ConfiguredEndpoints()
 	rec := record.New(record.Options{Store: opts.Store, Validator: opts.Validator, Log: opts.Log.With("component", "record")})
-	fhirAPI := api.New(api.Options{Record: rec, MaxBody: opts.MaxBody, BaseURL: opts.BaseURL, Version: opts.Version, Log: opts.Log.With("component", "api")})
-	s := &Server{store: opts.Store, log: opts.Log, metrics: &metrics{started: time.Now()}}
+	fhirAPI := api.New(api.Options{Record: rec, MaxBody: opts.MaxBody, BaseURL: opts.BaseURL, Version: opts.Version, Log: opts.Log.With("component", "api"),
+		Security: &api.Security{Authorize: e.Authorize, Token: e.Token, Introspect: e.Introspect, Revoke: e.Revoke}})
+	s := &Server{store: opts.Store, log: opts.Log, metrics: &metrics{started: time.Now()}, auth: authz, insecure: opts.InsecureNoAuth}
+	if s.insecure {
+		s.warnInsecure(context.Background())
+	}
+	cors := newCORS(opts.CORSOrigins)
+	fhir := cors.wrap(s.authenticate(fhirAPI))
+	oauth := cors.wrap(authz.Handler())
 	mux := http.NewServeMux()
-	mux.Handle("/fhir/", fhirAPI)
-	mux.Handle("/fhir", fhirAPI)
+	mux.Handle("/fhir/", fhir)
+	mux.Handle("/fhir", fhir)
+	mux.Handle("/fhir/.well-known/", oauth)
+	mux.Handle("/oauth2/", oauth)
+	mux.Handle("/.well-known/", oauth)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.ready)
 	mux.HandleFunc("GET /metrics", s.serveMetrics)
 	mux.HandleFunc("GET /{$}", home)
-	s.handler = api.WithRequestID(record.NewUUID()[:8]+"-", s.metrics.count(compress(newLimiter(opts.MaxActive, opts.MaxQueue, opts.MaxWait, s.metrics, mux))))
+	s.handler = securityHeaders(api.WithRequestID(record.NewUUID()[:8]+"-", s.metrics.count(compress(newLimiter(opts.MaxActive, opts.MaxQueue, opts.MaxWait, s.metrics, mux)))))
 	return s
 }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
-// RunWorkers runs the background workers until ctx ends.
-func (s *Server) RunWorkers(ctx context.Context) { <-ctx.Done() }
+// RunWorkers runs the background workers until ctx ends: auth's cache
+// refresh, and the reminder that authentication is off.
+func (s *Server) RunWorkers(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { s.auth.Run(ctx) })
+	if s.insecure {
+		wg.Go(func() {
+			t := time.NewTicker(time.Minute)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					s.warnInsecure(ctx)
+				}
+			}
+		})
+	}
+}
+
+// Auth returns the authorisation server, for the admin commands and the
+// demo.
+func (s *Server) Auth() *auth.Server { return s.auth }
 
 // ready answers 200 when the database does, for load balancers.
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
