@@ -22,6 +22,7 @@ var commands = map[string]command{
 	"generate": {"write synthetic UK patients as FHIR bundles or NDJSON", runGenerate},
 	"load":     {"drive a server with synthetic clinicians and report latency, errors and memory", runLoad},
 	"audit":    {"verify the audit trail's hash chain (audit verify)", runAudit},
+	"admin":    {"create users, register OAuth clients, rotate the signing key", runAdmin},
 }
 
 func main() {

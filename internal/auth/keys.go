@@ -144,7 +144,7 @@ func (s *Server) RotateKey(ctx context.Context) (kid string, err error) {
 	if err := s.loadKeys(ctx); err != nil {
 		return "", err
 	}
-	retire := s.now().Add(s.retireAfter())
+	retire := s.now().Add(retireAfter)
 	for _, old := range s.keys.keys {
 		if err := putJSON(ctx, s.rec, kindKey, old.KID, old, retire); err != nil {
 			return "", err
@@ -160,8 +160,8 @@ func (s *Server) RotateKey(ctx context.Context) (kid string, err error) {
 }
 
 // retireAfter is how long a replaced key stays published: longer than any
-// token it signed lives.
-func (s *Server) retireAfter() time.Duration { return max(s.opts.TokenTTL, idTokenTTL) + time.Hour }
+// token it signed lives (serve's -token-ttl is at most 24 hours).
+const retireAfter = 25 * time.Hour
 
 // JWKS returns the public signing keys as a JSON Web Key Set.
 func (s *Server) JWKS(ctx context.Context) (*jose.JSONWebKeySet, error) {
