@@ -83,7 +83,7 @@ func (n *member) eval(r *run, s scope) ([]Item, error) {
 		if all {
 			return s.this, nil
 		}
-		var out []Item
+		out := r.spare()
 		for _, it := range s.this {
 			if it.typ != nil && fhir.Derives(it.typ.Name, n.typ.Name) {
 				out = append(out, it)
@@ -94,20 +94,23 @@ func (n *member) eval(r *run, s scope) ([]Item, error) {
 				return nil, err
 			}
 		}
-		return out, nil
+		return r.keep(out), nil
 	}
 	return n.invoke(r, s, s.this)
 }
 
 func (n *member) invoke(r *run, s scope, in []Item) ([]Item, error) {
-	var out []Item
+	if len(in) == 0 {
+		return nil, nil
+	}
+	out := r.spare()
 	for _, it := range in {
 		var err error
 		if out, err = r.children(out, it, n.name, n.pos); err != nil {
 			return nil, err
 		}
 	}
-	return out, nil
+	return r.keep(out), nil
 }
 
 // call is a function call; with no focus it applies to $this.

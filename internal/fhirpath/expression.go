@@ -131,6 +131,7 @@ func (e *Expression) Evaluate(ctx context.Context, input Item, env *Env) ([]Item
 		env = &zeroEnv
 	}
 	r := &run{ctx: ctx, env: env, expr: e, strict: env.Strict, strictAs: env.Strict || env.StrictAs}
+	r.arena = r.arenaBuf[:0]
 	if !input.isZero() {
 		r.inputArr[0] = input
 		r.input = r.inputArr[:]
@@ -195,6 +196,12 @@ type run struct {
 	input    []Item
 	inputArr [1]Item
 
+	// arena is where path steps put their results: one allocation serves
+	// many small results. Results are never modified, so handing out
+	// pieces of it is safe; see spare and keep.
+	arena    []Item
+	arenaBuf [4]Item // the first piece, allocated with the run
+
 	now    time.Time
 	nowSet bool
 	steps  int // work done, for periodic cancellation checks
@@ -209,6 +216,28 @@ type scope struct {
 	this  []Item
 	index int // -1 outside an iteration
 	total []Item
+}
+
+// spare returns an empty slice whose capacity is the arena's free space,
+// for a result built by appending with no evaluation in between.
+func (r *run) spare() []Item {
+	if cap(r.arena)-len(r.arena) < 2 {
+		r.arena = make([]Item, 0, 8)
+	}
+	return r.arena[len(r.arena):len(r.arena)]
+}
+
+// keep claims the arena space out was appended into, if it still is there,
+// and caps out so that no later append can write over its neighbours.
+func (r *run) keep(out []Item) []Item {
+	if len(out) == 0 {
+		return nil
+	}
+	free := r.arena[len(r.arena):cap(r.arena)]
+	if len(free) > 0 && &out[0] == &free[0] {
+		r.arena = r.arena[:len(r.arena)+len(out)]
+	}
+	return out[:len(out):len(out)]
 }
 
 func (r *run) errorf(at int, format string, args ...any) error {

@@ -172,7 +172,7 @@ func (r *run) lambdaTruth(c *call, in []Item, i int) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	v, known, err := r.truth(res, c.pos, c.fnName())
+	v, known, err := r.truth(res, c.pos, c.name, true)
 	return known && v, err
 }
 
@@ -493,7 +493,7 @@ func fnIif(r *run, s scope, in []Item, c *call) ([]Item, error) {
 	if r.strict && len(crit) == 1 && crit[0].kind != KindBoolean {
 		return nil, r.errorf(c.pos, "iif(): criterion is %s, not Boolean", typeOf(crit[0]))
 	}
-	v, known, err := r.truth(crit, c.pos, "iif()")
+	v, known, err := r.truth(crit, c.pos, "iif", true)
 	if err != nil {
 		return nil, err
 	}
@@ -568,7 +568,7 @@ func fnTimeOfDay(r *run, s scope, in []Item, c *call) ([]Item, error) {
 }
 
 func fnNot(r *run, s scope, in []Item, c *call) ([]Item, error) {
-	v, known, err := r.truth(in, c.pos, "not()")
+	v, known, err := r.truth(in, c.pos, "not", true)
 	if err != nil || !known {
 		return nil, err
 	}

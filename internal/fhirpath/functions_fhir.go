@@ -110,9 +110,9 @@ func fnResolve(r *run, s scope, in []Item, c *call) ([]Item, error) {
 }
 
 func (r *run) resolve(ref string) (Item, bool, error) {
-	containers := r.containers()
+	containers, n := r.containers()
 	if id, ok := strings.CutPrefix(ref, "#"); ok {
-		for _, res := range containers {
+		for _, res := range containers[:n] {
 			if id == "" {
 				return res, true, nil // "#" is the container itself
 			}
@@ -122,7 +122,7 @@ func (r *run) resolve(ref string) (Item, bool, error) {
 		}
 		return Item{}, false, nil
 	}
-	for _, res := range containers {
+	for _, res := range containers[:n] {
 		if v := bundleEntry(res.node, ref); v != nil {
 			return objectItem(v, nil), true, nil
 		}
@@ -141,18 +141,20 @@ func (r *run) resolve(ref string) (Item, bool, error) {
 	return Item{}, false, nil
 }
 
-// containers are the resources a local reference may point into.
-func (r *run) containers() []Item {
-	var out []Item
+// containers are the resources a local reference may point into: the
+// first n of the array.
+func (r *run) containers() (out [3]Item, n int) {
 	for _, it := range [...]Item{r.env.RootResource, r.env.Resource} {
 		if !it.isZero() && it.node != nil {
-			out = append(out, it)
+			out[n] = it
+			n++
 		}
 	}
 	if len(r.input) == 1 && r.input[0].IsResource() && r.input[0].node != nil {
-		out = append(out, r.input[0])
+		out[n] = r.input[0]
+		n++
 	}
-	return out
+	return out, n
 }
 
 func containedByID(res *fhir.Value, id string) *fhir.Value {
@@ -201,11 +203,12 @@ func bundleEntry(b *fhir.Value, ref string) *fhir.Value {
 // https://server/fhir/Patient/123, Patient/123/_history/4.
 func refTypeID(ref string) (typ, id string, ok bool) {
 	ref, _, _ = strings.Cut(ref, "/_history/")
-	parts := strings.Split(ref, "/")
-	if len(parts) < 2 {
+	slash := strings.LastIndexByte(ref, '/')
+	if slash < 0 {
 		return "", "", false
 	}
-	typ, id = parts[len(parts)-2], parts[len(parts)-1]
+	id = ref[slash+1:]
+	typ = ref[strings.LastIndexByte(ref[:slash], '/')+1 : slash]
 	if !fhir.IsResourceType(typ) || id == "" {
 		return "", "", false
 	}

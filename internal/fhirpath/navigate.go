@@ -1,6 +1,8 @@
 package fhirpath
 
 import (
+	"slices"
+
 	"sharedcare/internal/fhir"
 )
 
@@ -144,6 +146,7 @@ func appendValue(out []Item, val, ext *fhir.Value, t *fhir.Type) []Item {
 		if ext != nil && ext.Kind == fhir.Array {
 			n = max(n, len(ext.Items))
 		}
+		out = slices.Grow(out, n)
 		for i := range n {
 			var v, x *fhir.Value
 			if val != nil && i < len(val.Items) {

@@ -195,7 +195,7 @@ func (n *binary) logic(r *run, s scope) ([]Item, error) {
 	if err != nil {
 		return nil, err
 	}
-	x, xk, err := r.truth(a, n.pos, n.name)
+	x, xk, err := r.truth(a, n.pos, n.name, false)
 	if err != nil {
 		return nil, err
 	}
@@ -211,7 +211,7 @@ func (n *binary) logic(r *run, s scope) ([]Item, error) {
 	if err != nil {
 		return nil, err
 	}
-	y, yk, err := r.truth(b, n.pos, n.name)
+	y, yk, err := r.truth(b, n.pos, n.name, false)
 	if err != nil {
 		return nil, err
 	}
@@ -248,8 +248,9 @@ func (n *binary) logic(r *run, s scope) ([]Item, error) {
 // truth reads a collection as a Boolean
 // (http://hl7.org/fhirpath/N1/#singleton-evaluation-of-collections): empty
 // is unknown, one Boolean is itself, any other single item is true, and
-// more than one item is an error.
-func (r *run) truth(c []Item, at int, what string) (val, known bool, err error) {
+// more than one item is an error. what names the operator, or with fn the
+// function, for the message.
+func (r *run) truth(c []Item, at int, what string, fn bool) (val, known bool, err error) {
 	switch len(c) {
 	case 0:
 		return false, false, nil
@@ -259,6 +260,9 @@ func (r *run) truth(c []Item, at int, what string) (val, known bool, err error) 
 			return b, ok, nil
 		}
 		return true, true, nil
+	}
+	if fn {
+		what += "()"
 	}
 	return false, false, r.errorf(at, "%s: expected a single Boolean, got %d items", what, len(c))
 }
