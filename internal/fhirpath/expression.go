@@ -24,6 +24,9 @@ func Parse(src string) (*Expression, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(toks) > maxTokens {
+		return nil, newSyntaxError(src, toks[maxTokens].pos, "expression longer than %d tokens", maxTokens)
+	}
 	p.toks = toks
 	n, err := p.parseAll()
 	if err != nil {

@@ -280,6 +280,7 @@ func TestParseErrors(t *testing.T) {
 		{"$that", 0},
 		{"", 0},
 		{strings.Repeat("(", 1000) + "1" + strings.Repeat(")", 1000), 200},
+		{strings.Repeat("a.", 3000) + "a", 4096}, // the 4097th of 6001 tokens
 	}
 	for _, tt := range tests {
 		_, err := Parse(tt.expr)

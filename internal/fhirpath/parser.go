@@ -26,6 +26,12 @@ const (
 // the stack in the parser or, later, in evaluation.
 const maxParseDepth = 200
 
+// maxTokens bounds an expression's length. Chains such as a.b.c... or
+// 1+1+1... nest without parentheses, and evaluation recurses through them,
+// so this bounds evaluation depth too. The longest expression in the R4
+// spec has under 150 tokens.
+const maxTokens = 4096
+
 type parser struct {
 	src    string
 	toks   []token
