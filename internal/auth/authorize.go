@@ -55,12 +55,14 @@ type authCode struct {
 	Patient     string    `json:"patient,omitempty"`
 	Nonce       string    `json:"nonce,omitempty"`
 	AuthTime    time.Time `json:"auth_time"`
+	Expires     time.Time `json:"expires"`
 }
 
 // launch is an EHR launch context that /oauth2/launch issued.
 type launch struct {
-	Patient string `json:"patient"`
-	UserID  string `json:"user_id"` // who launched: only they may sign in with it
+	Patient string    `json:"patient"`
+	UserID  string    `json:"user_id"` // who launched: only they may sign in with it
+	Expires time.Time `json:"expires"`
 }
 
 // page is the data every sign-in template gets.
@@ -136,7 +138,9 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		Challenge: q.Get("code_challenge"), Nonce: q.Get("nonce"), CSRF: randomToken(24), Expires: s.now().Add(requestTTL)}
 	if id := q.Get("launch"); id != "" {
 		var l launch
-		if err := getJSON(ctx, s.rec, kindLaunch, id, &l); errors.Is(err, errNotFound) {
+		// Records' own expiry uses the database's clock; each record also
+		// carries its expiry by ours, which decides.
+		if err := getJSON(ctx, s.rec, kindLaunch, id, &l); errors.Is(err, errNotFound) || (err == nil && !s.now().Before(l.Expires)) {
 			fail("invalid_request", "the launch context is unknown or has expired")
 			return
 		} else if err != nil {
@@ -249,8 +253,8 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request) {
 	grant = contextScopes(grant, patient, req.Launch != nil)
 	code := randomToken(32)
 	ac := authCode{ClientID: req.ClientID, RedirectURI: req.RedirectURI, Challenge: req.Challenge, UserID: u.ID,
-		Scope: grant.String(), Patient: patient, Nonce: req.Nonce, AuthTime: req.AuthTime}
-	if err := putJSON(ctx, s.rec, kindCode, hashKey(code), ac, s.now().Add(codeTTL)); err != nil {
+		Scope: grant.String(), Patient: patient, Nonce: req.Nonce, AuthTime: req.AuthTime, Expires: s.now().Add(codeTTL)}
+	if err := putJSON(ctx, s.rec, kindCode, hashKey(code), ac, ac.Expires); err != nil {
 		s.failPage(w, r, err)
 		return
 	}

@@ -96,7 +96,7 @@ func (s *Server) exchangeCode(r *http.Request, c *Client) (*tokenResponse, error
 	} else if err != nil {
 		return nil, err
 	}
-	if ac.ClientID != c.ID || ac.RedirectURI != r.PostForm.Get("redirect_uri") {
+	if ac.ClientID != c.ID || ac.RedirectURI != r.PostForm.Get("redirect_uri") || !s.now().Before(ac.Expires) {
 		return nil, bad
 	}
 	verifier := r.PostForm.Get("code_verifier")
@@ -229,7 +229,7 @@ func (s *Server) useRefresh(ctx context.Context, token string, c *Client) (*refr
 	} else if err != nil {
 		return nil, err
 	}
-	if rt.ClientID != c.ID {
+	if rt.ClientID != c.ID || !s.now().Before(rt.Expires) {
 		return nil, bad
 	}
 	var f family
@@ -238,7 +238,7 @@ func (s *Server) useRefresh(ctx context.Context, token string, c *Client) (*refr
 	} else if err != nil {
 		return nil, err
 	}
-	if f.Revoked {
+	if f.Revoked || !s.now().Before(f.Expires) {
 		return nil, bad
 	}
 	if rt.Used {
@@ -329,7 +329,7 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var rt refreshToken
-	if err := getJSON(ctx, s.rec, kindRefresh, hashKey(tok), &rt); err == nil && !rt.Used {
+	if err := getJSON(ctx, s.rec, kindRefresh, hashKey(tok), &rt); err == nil && !rt.Used && s.now().Before(rt.Expires) {
 		var f family
 		if err := getJSON(ctx, s.rec, kindFamily, rt.Family, &f); err == nil && !f.Revoked {
 			writeJSON(w, http.StatusOK, map[string]any{"active": true, "token_type": "refresh_token", "scope": rt.Scope,
@@ -413,7 +413,8 @@ func (s *Server) launchContext(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := randomToken(24)
-	if err := putJSON(r.Context(), s.rec, kindLaunch, id, launch{Patient: patient, UserID: p.Subject}, s.now().Add(launchTTL)); err != nil {
+	l := launch{Patient: patient, UserID: p.Subject, Expires: s.now().Add(launchTTL)}
+	if err := putJSON(r.Context(), s.rec, kindLaunch, id, l, l.Expires); err != nil {
 		s.writeOAuthError(w, r, err)
 		return
 	}
