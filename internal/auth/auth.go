@@ -60,17 +60,18 @@ type OIDCOptions struct {
 // concurrent use; its state beyond caches lives in Records, so several
 // nodes over one database share users, clients, tokens and counters.
 type Server struct {
-	opts   Options
-	rec    Records
-	log    *slog.Logger
-	now    func() time.Time
-	http   *http.Client
-	pages  *template.Template
-	keys   keyring
-	revoke revocations
-	oidc   *remoteKeys // nil without an external provider
-	jwks   jwksCache   // clients' JWKS URLs
-	takeMu sync.Mutex  // serialises take and claimOnce within this process
+	opts     Options
+	rec      Records
+	log      *slog.Logger
+	now      func() time.Time
+	http     *http.Client
+	pages    *template.Template
+	keys     keyring
+	revoke   revocations
+	verified tokenCache
+	oidc     *remoteKeys // nil without an external provider
+	jwks     jwksCache   // clients' JWKS URLs
+	takeMu   sync.Mutex  // serialises take and claimOnce within this process
 }
 
 // New returns a Server over opts.Records. It does no I/O: signing keys are

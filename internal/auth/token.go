@@ -94,47 +94,60 @@ func (s *Server) verifyAccess(ctx context.Context, raw, iss, aud string) (*Princ
 	if len(raw) > maxTokenBytes {
 		return nil, errMalformed
 	}
+	if p, hit, err := s.verified.get(raw, iss, aud, s); hit {
+		return p, err
+	}
+	p, sid, err := s.verifyAccessUncached(ctx, raw, iss, aud)
+	if err == nil {
+		s.verified.put(raw, cachedToken{p: p, sid: sid, iss: iss, aud: aud})
+		cp := *p
+		p = &cp
+	}
+	return p, err
+}
+
+func (s *Server) verifyAccessUncached(ctx context.Context, raw, iss, aud string) (*Principal, string, error) {
 	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.ES256})
 	if err != nil || len(tok.Headers) != 1 {
-		return nil, errMalformed
+		return nil, "", errMalformed
 	}
 	h := tok.Headers[0]
 	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, accessTokenType) {
-		return nil, errMalformed
+		return nil, "", errMalformed
 	}
 	pub, err := s.publicKey(ctx, h.KeyID)
 	if errors.Is(err, errUnknownKey) {
-		return nil, errSignature
+		return nil, "", errSignature
 	} else if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	var c tokenClaims
 	if err := tok.Claims(pub, &c); err != nil {
-		return nil, errSignature
+		return nil, "", errSignature
 	}
 	if err := s.checkTimes(c.Claims, clockLeeway); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if c.Issuer != iss {
-		return nil, errIssuer
+		return nil, "", errIssuer
 	}
 	if len(c.Audience) != 1 || c.Audience[0] != aud {
-		return nil, errAudience
+		return nil, "", errAudience
 	}
 	kind, ok := ParseKind(c.Kind)
 	if !ok || kind == Dev || c.Subject == "" || c.ID == "" || c.ClientID == "" {
-		return nil, errClaims
+		return nil, "", errClaims
 	}
 	if s.revoke.has(c.ID) || (c.SessionID != "" && s.revoke.has(c.SessionID)) {
-		return nil, errRevoked
+		return nil, "", errRevoked
 	}
 	scopes, err := ParseScopes(c.Scope)
 	if err != nil {
-		return nil, errClaims
+		return nil, "", errClaims
 	}
 	return &Principal{Kind: kind, Subject: c.Subject, Name: c.Name, FHIRUser: c.FHIRUser, PatientID: c.Patient,
 		Organization: c.Organization, ODSCode: c.ODSCode, ClientID: c.ClientID, Scopes: scopes, TokenID: c.ID,
-		Expires: c.Expiry.Time()}, nil
+		Expires: c.Expiry.Time()}, c.SessionID, nil
 }
 
 // checkTimes requires exp and checks exp, nbf and iat against now with
@@ -205,6 +218,60 @@ func unauthorized(code, msg string) *outcome.Error {
 	e := outcome.New(http.StatusUnauthorized, issue, "", msg)
 	e.Headers = map[string]string{"WWW-Authenticate": challenge}
 	return e
+}
+
+// tokenCache remembers the Principals of tokens that verified, so that a
+// client sending the same token again costs a map lookup instead of an
+// ECDSA verification (about 100 µs here). An entry is used only while its
+// token is unexpired and neither it nor its session is revoked; each
+// caller gets its own copy of the Principal.
+type tokenCache struct {
+	mu sync.Mutex // guards m
+	m  map[string]cachedToken
+}
+
+type cachedToken struct {
+	p             *Principal
+	sid, iss, aud string // the session, and the issuer and audience it was checked for
+}
+
+// maxCachedTokens bounds the cache (a few MB); when full, an arbitrary
+// tenth of it is dropped.
+const maxCachedTokens = 10000
+
+func (tc *tokenCache) get(raw, iss, aud string, s *Server) (p *Principal, hit bool, err error) {
+	tc.mu.Lock()
+	e, ok := tc.m[raw]
+	tc.mu.Unlock()
+	if !ok || e.iss != iss || e.aud != aud {
+		return nil, false, nil
+	}
+	if !s.now().Before(e.p.Expires.Add(clockLeeway)) {
+		return nil, true, errExpired
+	}
+	if s.revoke.has(e.p.TokenID) || (e.sid != "" && s.revoke.has(e.sid)) {
+		return nil, true, errRevoked
+	}
+	cp := *e.p
+	return &cp, true, nil
+}
+
+func (tc *tokenCache) put(raw string, e cachedToken) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	if tc.m == nil {
+		tc.m = map[string]cachedToken{}
+	}
+	if len(tc.m) >= maxCachedTokens {
+		n := 0
+		for k := range tc.m {
+			delete(tc.m, k)
+			if n++; n >= maxCachedTokens/10 {
+				break
+			}
+		}
+	}
+	tc.m[raw] = e
 }
 
 // revocations is this node's copy of the revoked access token ids and
