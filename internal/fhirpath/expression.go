@@ -53,6 +53,8 @@ func (e *Expression) String() string { return e.src }
 // input item, now() is the system clock, resolve() finds only contained
 // resources and Bundle entries and otherwise types the reference from its
 // text, memberOf() fails and conformsTo() knows only the core profiles.
+// One Env may serve concurrent evaluations when its hooks are safe for
+// concurrent use.
 type Env struct {
 	// Resource, RootResource and Context are %resource, %rootResource and
 	// %context (https://hl7.org/fhir/R4/fhirpath.html#variables); a zero

@@ -82,10 +82,10 @@ func Primitive(v, ext *fhir.Value, typeName string) Item {
 	return Item{node: v, ext: ext, typ: t, kind: primitiveKind(t, v)}
 }
 
-// String, Boolean, Integer and Decimal make System values, for example for
-// Env.Vars.
+// String makes a System.String, for example for Env.Vars.
 func String(s string) Item { return Item{kind: KindString, s: s} }
 
+// Boolean makes a System.Boolean.
 func Boolean(b bool) Item {
 	if b {
 		return Item{kind: KindBoolean, n: 1}
@@ -93,9 +93,10 @@ func Boolean(b bool) Item {
 	return Item{kind: KindBoolean}
 }
 
+// Integer makes a System.Integer.
 func Integer(n int64) Item { return Item{kind: KindInteger, n: n} }
 
-// Decimal parses a decimal literal such as "1.50"; ok is false when text is not one.
+// Decimal makes a System.Decimal: it parses a decimal literal such as "1.50"; ok is false when text is not one.
 func Decimal(text string) (Item, bool) {
 	d, ok := parseDec(text)
 	if !ok {
@@ -212,8 +213,9 @@ func (it Item) Value() *fhir.Value { return it.node }
 // extensions (https://hl7.org/fhir/R4/json.html#primitive), or nil.
 func (it Item) Extensions() *fhir.Value { return it.ext }
 
-// IsResource reports whether the item is a resource (a reference that
-// resolve() could only type counts, though its Value is nil).
+// IsResource reports whether the item is a resource. That includes the
+// stub resolve() gives for a reference it could only type from its text,
+// whose Value is nil.
 func (it Item) IsResource() bool { return it.typ != nil && it.typ.Kind == fhir.ResourceType }
 
 // HasValue reports whether the item has a System value: a FHIR primitive with
@@ -328,8 +330,9 @@ func (it Item) Text() (string, bool) {
 	return "", false
 }
 
-// String describes the item for messages and tests: its value as text, or
-// its type name. It never fails.
+// String describes the item for tests and debugging: its value as text
+// (strings quoted), or its type name. It shows patient data, so it does not
+// belong in logs.
 func (it Item) String() string {
 	if s, ok := it.Text(); ok {
 		if it.kind == KindString {
