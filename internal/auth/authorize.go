@@ -168,7 +168,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	username := r.PostForm.Get("username")
 	pg := page{Title: "Sign in", Action: "/oauth2/login", Request: id, CSRF: req.CSRF, ClientName: c.Name, Username: username}
 	ip := clientIP(r)
-	limited, err := s.limited(ctx, "user:"+strings.ToLower(username), "ip:"+ip)
+	limited, err := s.limited(ctx, userKey(username), "ip:"+ip)
 	if err != nil {
 		s.failPage(w, r, err)
 		return
@@ -184,7 +184,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if u == nil {
-		if err := s.failed(ctx, "user:"+strings.ToLower(username), "ip:"+ip); err != nil {
+		if err := s.failed(ctx, userKey(username), "ip:"+ip); err != nil {
 			s.failPage(w, r, err)
 			return
 		}
@@ -192,7 +192,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusUnauthorized, "login", pg, "")
 		return
 	}
-	if err := s.succeeded(ctx, "user:"+strings.ToLower(username)); err != nil {
+	if err := s.succeeded(ctx, userKey(username)); err != nil {
 		s.failPage(w, r, err)
 		return
 	}
@@ -414,6 +414,11 @@ func validChallenge(c string) bool {
 	}
 	return true
 }
+
+// userKey is the rate-limit counter of a user name. It is hashed: people
+// type passwords into the user name field, and counters should not keep
+// them.
+func userKey(username string) string { return "user:" + hashKey(strings.ToLower(username)) }
 
 // clientIP is the address a request came from, for rate limits. Behind a
 // proxy it is the proxy's: X-Forwarded-For is not trusted.
