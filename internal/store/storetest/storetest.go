@@ -40,6 +40,10 @@ func Run(t *testing.T, open Opener) {
 		{"Records", testRecords},
 		{"AuditChain", testAuditChain},
 		{"PatientsAndSource", testPatientsAndSource},
+		{"ConcurrentUpsert", testConcurrentUpsert},
+		{"ConcurrentCreateOnly", testConcurrentCreateOnly},
+		{"CrossedTx", testCrossedTx},
+		{"Lock", testLock},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
