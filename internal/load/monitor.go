@@ -17,7 +17,11 @@ import (
 // monitor samples the server's resident memory and database size every
 // second: from its /metrics endpoint when it answers, else the memory from
 // /proc/<pid>/status when the server's pid is known (it runs on this
-// machine), else nothing.
+// machine), else nothing. With the pid it also reads the anonymous part of
+// the resident memory: file pages mapped from the database (SQLite's mmap)
+// count in RSS once per mapping, yet are the kernel's page cache, which it
+// reclaims when memory is short; anonymous memory is what the process
+// really holds.
 type monitor struct {
 	hc         *http.Client
 	metricsURL string
@@ -34,6 +38,7 @@ type monitor struct {
 type serverSample struct {
 	at     time.Duration
 	rss    int64
+	anon   int64 // RssAnon, from /proc only
 	db     int64
 	source string // metrics | proc
 }
@@ -63,13 +68,16 @@ func (m *monitor) run(ctx context.Context) {
 
 // sample takes one reading.
 func (m *monitor) sample(ctx context.Context) {
-	s := serverSample{rss: -1, db: -1}
+	s := serverSample{rss: -1, anon: -1, db: -1}
 	if rss, db, err := m.scrape(ctx); err == nil {
 		s.rss, s.db, s.source = rss, db, "metrics"
 	}
-	if s.rss < 0 && m.pid > 0 {
-		if rss, err := procRSS(m.pid); err == nil {
-			s.rss, s.source = rss, "proc"
+	if m.pid > 0 {
+		if rss, anon, err := procMemory(m.pid); err == nil {
+			s.anon = anon
+			if s.rss < 0 {
+				s.rss, s.source = rss, "proc"
+			}
 		}
 	}
 	s.at = m.now().Sub(m.began)
@@ -141,19 +149,28 @@ func parseMetrics(r io.Reader) (rss, db int64, err error) {
 	return rss, db, nil
 }
 
-// procRSS reads VmRSS of a process on this machine.
-func procRSS(pid int) (int64, error) {
+// procMemory reads VmRSS and RssAnon of a process on this machine.
+func procMemory(pid int) (rss, anon int64, err error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer f.Close()
+	rss, anon = -1, -1
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb * 1024, err
+		name, value, _ := strings.Cut(sc.Text(), ":")
+		kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(value), "kB")), 10, 64)
+		switch {
+		case err != nil:
+		case name == "VmRSS":
+			rss = kb * 1024
+		case name == "RssAnon":
+			anon = kb * 1024
 		}
 	}
-	return 0, fmt.Errorf("/proc/%d/status has no VmRSS", pid)
+	if rss < 0 || anon < 0 {
+		return 0, 0, fmt.Errorf("/proc/%d/status has no VmRSS or RssAnon", pid)
+	}
+	return rss, anon, sc.Err()
 }

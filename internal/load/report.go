@@ -92,13 +92,18 @@ type IngestTotals struct {
 
 // Server is the server's footprint during the run; -1 is unknown.
 type Server struct {
-	Source             string `json:"source"` // metrics, proc (memory only), metrics+proc, or unknown
-	Samples            int    `json:"samples"`
-	Missed             int    `json:"missed_samples,omitempty"`
-	RSSMinBytes        int64  `json:"rss_min_bytes"`
-	RSSMaxBytes        int64  `json:"rss_max_bytes"`
-	DatabaseBytesStart int64  `json:"database_bytes_start"`
-	DatabaseBytesEnd   int64  `json:"database_bytes_end"`
+	Source      string `json:"source"` // metrics, proc (memory only), metrics+proc, or unknown
+	Samples     int    `json:"samples"`
+	Missed      int    `json:"missed_samples,omitempty"`
+	RSSMinBytes int64  `json:"rss_min_bytes"`
+	RSSMaxBytes int64  `json:"rss_max_bytes"`
+	// AnonMinBytes and AnonMaxBytes are the anonymous part of RSS, read
+	// from /proc when the server's pid is known: RSS also counts database
+	// pages SQLite maps, once per connection.
+	AnonMinBytes       int64 `json:"rss_anon_min_bytes"`
+	AnonMaxBytes       int64 `json:"rss_anon_max_bytes"`
+	DatabaseBytesStart int64 `json:"database_bytes_start"`
+	DatabaseBytesEnd   int64 `json:"database_bytes_end"`
 }
 
 // Second is one second of the run, by when requests finished.
@@ -247,7 +252,8 @@ func configOf(o Options) Config {
 }
 
 func serverOf(samples []serverSample, missed int) Server {
-	s := Server{Source: "unknown", Samples: len(samples), Missed: missed, RSSMinBytes: -1, RSSMaxBytes: -1, DatabaseBytesStart: -1, DatabaseBytesEnd: -1}
+	s := Server{Source: "unknown", Samples: len(samples), Missed: missed, RSSMinBytes: -1, RSSMaxBytes: -1,
+		AnonMinBytes: -1, AnonMaxBytes: -1, DatabaseBytesStart: -1, DatabaseBytesEnd: -1}
 	sources := map[string]bool{}
 	for _, x := range samples {
 		sources[x.source] = true
@@ -256,6 +262,12 @@ func serverOf(samples []serverSample, missed int) Server {
 				s.RSSMinBytes = x.rss
 			}
 			s.RSSMaxBytes = max(s.RSSMaxBytes, x.rss)
+		}
+		if x.anon >= 0 {
+			if s.AnonMinBytes < 0 || x.anon < s.AnonMinBytes {
+				s.AnonMinBytes = x.anon
+			}
+			s.AnonMaxBytes = max(s.AnonMaxBytes, x.anon)
 		}
 		if x.db >= 0 {
 			if s.DatabaseBytesStart < 0 {
@@ -380,7 +392,11 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	}
 	s := r.Server
 	if s.RSSMaxBytes >= 0 {
-		p("- server memory (RSS, from %s, %d samples): min %s, max %s\n", s.Source, s.Samples, bytesOf(s.RSSMinBytes), bytesOf(s.RSSMaxBytes))
+		p("- server memory (RSS, from %s, %d samples): min %s, max %s", s.Source, s.Samples, bytesOf(s.RSSMinBytes), bytesOf(s.RSSMaxBytes))
+		if s.AnonMaxBytes >= 0 {
+			p("; anonymous (RssAnon) min %s, max %s", bytesOf(s.AnonMinBytes), bytesOf(s.AnonMaxBytes))
+		}
+		p("\n")
 	} else {
 		p("- server memory: unknown (no /metrics, and no server pid to read)\n")
 	}

@@ -63,10 +63,10 @@ func mondayInput() reportInput {
 		opts: opts, started: time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC), elapsed: 3500 * time.Millisecond,
 		ops: ops, events: events, transport: map[string]int{"timeout": 1},
 		samples: []serverSample{
-			{at: 0, rss: 100 << 20, db: 1 << 30, source: "metrics"},
-			{at: time.Second, rss: 180 << 20, db: 1<<30 + 1<<20, source: "metrics"},
-			{at: 2 * time.Second, rss: 150 << 20, db: -1, source: "proc"},
-			{at: 3 * time.Second, rss: 140 << 20, db: 1<<30 + 2<<20, source: "metrics"},
+			{at: 0, rss: 100 << 20, anon: 60 << 20, db: 1 << 30, source: "metrics"},
+			{at: time.Second, rss: 180 << 20, anon: 90 << 20, db: 1<<30 + 1<<20, source: "metrics"},
+			{at: 2 * time.Second, rss: 150 << 20, anon: 70 << 20, db: -1, source: "proc"},
+			{at: 3 * time.Second, rss: 140 << 20, anon: -1, db: 1<<30 + 2<<20, source: "metrics"},
 		},
 	}
 }
@@ -139,8 +139,9 @@ func TestReportCounts(t *testing.T) {
 	if got := r.ShedByStatus["503"]; got != 5 {
 		t.Errorf("shed_by_status[503] = %d, want 5", got)
 	}
-	if r.Server.RSSMinBytes != 100<<20 || r.Server.RSSMaxBytes != 180<<20 || r.Server.Source != "metrics+proc" {
-		t.Errorf("server = %+v, want RSS 100 MiB to 180 MiB from metrics+proc", r.Server)
+	if r.Server.RSSMinBytes != 100<<20 || r.Server.RSSMaxBytes != 180<<20 || r.Server.Source != "metrics+proc" ||
+		r.Server.AnonMinBytes != 60<<20 || r.Server.AnonMaxBytes != 90<<20 {
+		t.Errorf("server = %+v, want RSS 100 MiB to 180 MiB from metrics+proc, anonymous 60 MiB to 90 MiB", r.Server)
 	}
 	if r.Server.DatabaseBytesStart != 1<<30 || r.Server.DatabaseBytesEnd != 1<<30+2<<20 {
 		t.Errorf("server database = %d → %d, want %d → %d", r.Server.DatabaseBytesStart, r.Server.DatabaseBytesEnd, 1<<30, 1<<30+2<<20)
