@@ -28,6 +28,7 @@ var backends = []struct {
 	open func(t testing.TB) store.Store
 }{
 	{"sqlite", openSQLite},
+	{"postgres", openPostgres},
 }
 
 func openSQLite(t testing.TB) store.Store {
