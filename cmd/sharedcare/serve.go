@@ -23,6 +23,7 @@ import (
 	"sharedcare/internal/auth"
 	"sharedcare/internal/server"
 	"sharedcare/internal/store"
+	"sharedcare/internal/store/postgres"
 	"sharedcare/internal/store/sqlite"
 	"sharedcare/internal/synth"
 )
@@ -163,7 +164,20 @@ func runServe(ctx context.Context, args []string) error {
 // openStore opens the configured backend.
 func openStore(ctx context.Context, cfg *serveConfig, log *slog.Logger) (store.Store, string, error) {
 	if cfg.DatabaseURL != "" {
-		return nil, "", errors.New("-database-url: PostgreSQL is not available in this build yet")
+		db, err := postgres.Open(ctx, postgres.Options{URL: cfg.DatabaseURL, Log: log})
+		if err != nil {
+			return nil, "", fmt.Errorf("-database-url (SHAREDCARE_DATABASE_URL): %w", err)
+		}
+		// Logged at startup: no password, and no query, which may carry one.
+		where := "postgres"
+		if u, err := url.Parse(cfg.DatabaseURL); err == nil && u.Host != "" {
+			if u.User != nil {
+				u.User = url.User(u.User.Username())
+			}
+			u.RawQuery = ""
+			where = u.String()
+		}
+		return db, where, nil
 	}
 	path := filepath.Join(cfg.DataDir, "sharedcare.db")
 	db, err := sqlite.Open(ctx, sqlite.Options{Path: path, Synchronous: cfg.Synchronous, Log: log})
