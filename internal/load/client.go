@@ -60,7 +60,11 @@ func newTransport(idle int) *http.Transport {
 type user struct {
 	mu      sync.Mutex // guards backoff: a summary's requests run at once
 	backoff time.Time  // do not send before this (Retry-After)
-	token   string     // bearer token once sign-in issues one; empty until the server has OAuth2
+	// token is the bearer token the user's requests carry, and expires when
+	// it stops working; set between steps only (Credentials), never while
+	// the user has requests in flight.
+	token   string
+	expires time.Time
 }
 
 // deferFor notes a Retry-After of d, from now.
@@ -91,9 +95,24 @@ func (c *client) get(ctx context.Context, u *user, op, path string) result {
 	return c.do(ctx, u, op, http.MethodGet, path, nil)
 }
 
-// do sends one request and records it. A request that would exceed the
-// run's request cap is not sent: it stops the run instead.
+// do sends one FHIR request, base/path, and records it. A request that
+// would exceed the run's request cap is not sent: it stops the run
+// instead.
 func (c *client) do(ctx context.Context, u *user, op, method, path string, body []byte) result {
+	target := c.base
+	if path != "" {
+		target += "/" + path
+	}
+	ct := ""
+	if body != nil {
+		ct = "application/fhir+json"
+	}
+	return c.send(ctx, u, op, method, target, ct, body, nil)
+}
+
+// send sends one request to target and records it; read, if not nil,
+// reads a successful answer's body, else the body is discarded.
+func (c *client) send(ctx context.Context, u *user, op, method, target, contentType string, body []byte, read func(io.Reader) error) result {
 	if ctx.Err() != nil {
 		return result{class: classCancelled}
 	}
@@ -107,10 +126,6 @@ func (c *client) do(ctx context.Context, u *user, op, method, path string, body 
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	target := c.base
-	if path != "" {
-		target += "/" + path
-	}
 	req, err := http.NewRequestWithContext(rctx, method, target, rd)
 	if err != nil {
 		// Paths are built here from generated values; one that is not a URL is
@@ -119,8 +134,8 @@ func (c *client) do(ctx context.Context, u *user, op, method, path string, body 
 		return result{class: classTransport}
 	}
 	req.Header.Set("Accept", "application/fhir+json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/fhir+json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	if u != nil && u.token != "" {
 		req.Header.Set("Authorization", "Bearer "+u.token)
@@ -130,7 +145,12 @@ func (c *client) do(ctx context.Context, u *user, op, method, path string, body 
 	if err == nil {
 		// Read the whole body, as an app would, so the time includes it and
 		// the connection goes back to the pool.
-		_, err = io.Copy(io.Discard, resp.Body)
+		if read != nil && resp.StatusCode < 300 {
+			err = read(resp.Body)
+		}
+		if _, cerr := io.Copy(io.Discard, resp.Body); err == nil {
+			err = cerr
+		}
 		resp.Body.Close()
 	}
 	if err != nil {

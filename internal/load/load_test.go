@@ -2,30 +2,93 @@ package load_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"sharedcare/internal/auth"
 	"sharedcare/internal/load"
 	"sharedcare/internal/server"
 	"sharedcare/internal/store/sqlite"
 	"sharedcare/internal/synth"
 )
 
-// newServer starts the real server on SQLite in a temporary folder.
+// newServer starts the real server on SQLite in a temporary folder,
+// without authentication.
 func newServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	hs, _ := newServerWith(t, server.Options{InsecureNoAuth: true})
+	return hs
+}
+
+func newServerWith(t *testing.T, opts server.Options) (*httptest.Server, *server.Server) {
 	t.Helper()
 	db, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(t.TempDir(), "load.db")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	// Without authentication: the tool does not sign in with OAuth yet, and
-	// what is measured here is the record, not the token checks.
-	hs := httptest.NewServer(server.New(server.Options{Store: db, InsecureNoAuth: true}))
+	opts.Store = db
+	srv := server.New(opts)
+	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
-	return hs
+	return hs, srv
+}
+
+// TestClientCredentials runs against a server that wants tokens: every
+// virtual user gets its own with a signed client assertion, as a SMART
+// Backend Service registered with the key's JWKS.
+func TestClientCredentials(t *testing.T) {
+	t.Parallel()
+	hs, srv := newServerWith(t, server.Options{})
+	key, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks, err := load.JWKS(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := srv.Auth().RegisterClient(context.Background(), auth.NewClient{Name: "Load generator", JWKS: jwks, Scopes: "system/*.cruds"})
+	if err != nil {
+		t.Fatalf("RegisterClient: %v", err)
+	}
+	base := load.Options{
+		URL: hs.URL + "/fhir", Patients: 2, Population: synth.Options{Seed: 8, HistoryYears: 2}, Timeout: time.Minute,
+		Credentials: &load.Credentials{TokenURL: hs.URL + "/oauth2/token", ClientID: c.ID, Key: key},
+	}
+	for _, sc := range []string{load.Ingest, load.Monday} {
+		opts := base
+		opts.Scenario, opts.Concurrency, opts.Clinicians, opts.Summaries = sc, 2, 2, 1
+		rep, err := load.Run(context.Background(), opts)
+		if err != nil {
+			t.Fatalf("Run(%s) with client credentials: %v", sc, err)
+		}
+		check(t, rep)
+		if sc == load.Ingest && rep.Ingest.Bundles != 3 {
+			t.Errorf("ingest: %d bundles, want 3 (shared + 2 patients), token requests apart", rep.Ingest.Bundles)
+		}
+		tokens := 0
+		for _, o := range rep.Operations {
+			if strings.Contains(o.Name, "client_credentials") {
+				tokens += o.OK
+			}
+		}
+		if tokens < 2 {
+			t.Errorf("%s: %d tokens issued, want one for each of 2 users", sc, tokens)
+		}
+	}
+	opts := base
+	opts.Scenario, opts.Clinicians = load.Monday, 1
+	opts.Credentials = nil
+	if _, err := load.Run(context.Background(), opts); err == nil || !strings.Contains(err.Error(), "token") {
+		t.Errorf("Run(monday) without credentials against a server that wants them = %v, want an error saying so", err)
+	}
 }
 
 // TestIngestThenMonday loads five synthetic patients into a real server

@@ -195,7 +195,7 @@ func buildReport(in reportInput) *Report {
 	if o.Scenario == Ingest {
 		in := &IngestTotals{Resources: in.resources}
 		for _, op := range per {
-			if !op.Step {
+			if op.Name == opTransaction {
 				in.Bundles += op.OK
 			}
 		}

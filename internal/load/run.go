@@ -3,6 +3,7 @@ package load
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -72,6 +73,11 @@ type Options struct {
 	// Retry-After header says before its next step.
 	RespectRetryAfter bool
 
+	// Credentials, if set, sign each virtual user in with OAuth2 client
+	// credentials for a bearer token; nil sends no token, for a server
+	// without authentication.
+	Credentials *Credentials
+
 	// ServerPID, if the server runs on this machine, is read for memory
 	// when /metrics does not answer.
 	ServerPID int
@@ -98,6 +104,14 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	if err := CheckTarget(opts.URL, opts.AllowRemote); err != nil {
 		return nil, err
+	}
+	if cr := opts.Credentials; cr != nil {
+		if err := cr.check(); err != nil {
+			return nil, err
+		}
+		if err := CheckTarget(cr.TokenURL, opts.AllowRemote); err != nil {
+			return nil, fmt.Errorf("token URL: %w", err)
+		}
 	}
 	g, err := synth.New(opts.Population)
 	if err != nil {
@@ -200,17 +214,20 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 func (rn *run) registerOps() {
 	var reqs []request
 	var steps []string
+	if rn.opts.Credentials != nil {
+		reqs = append(reqs, request{op: opToken})
+	}
 	switch rn.opts.Scenario {
 	case Ingest:
-		reqs = []request{{op: opTransaction}}
+		reqs = append(reqs, request{op: opTransaction})
 	case Read:
-		reqs = readRequests(&patient{observations: []string{""}})
+		reqs = append(reqs, readRequests(&patient{observations: []string{""}})...)
 	case Search:
-		reqs = searchRequests(&patient{})
+		reqs = append(reqs, searchRequests(&patient{})...)
 	case Summary:
-		reqs, steps = summaryRequests(&patient{}), []string{opSummary}
+		reqs, steps = append(reqs, summaryRequests(&patient{})...), []string{opSummary}
 	case Monday:
-		reqs = append(signInRequests(&clinician{}), summaryRequests(&patient{})...)
+		reqs = append(append(reqs, signInRequests(&clinician{})...), summaryRequests(&patient{})...)
 		steps = []string{opSignIn, opSummary}
 	}
 	for _, r := range reqs {
@@ -269,31 +286,70 @@ func (o *Options) fill() error {
 // first and last sampled patients and a clinician. Its requests are not
 // part of the run.
 func (rn *run) preflight(ctx context.Context, hc *http.Client) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	bearer := ""
+	if cr := rn.opts.Credentials; cr != nil {
+		form, err := cr.form(time.Now())
+		if err != nil {
+			return err
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, cr.TokenURL, strings.NewReader(form.Encode()))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		var tok tokenResponse
+		status, err := exchange(hc, req, &tok)
+		if err != nil {
+			return fmt.Errorf("token request to %s: %w", cr.TokenURL, err)
+		}
+		if status != http.StatusOK || tok.AccessToken == "" {
+			return fmt.Errorf("token request to %s: HTTP %d: is client %q registered with this key's JWKS (load -print-jwks) and system scopes?", cr.TokenURL, status, cr.ClientID)
+		}
+		bearer = "Bearer " + tok.AccessToken
+	}
 	ps := rn.pop.patients
 	paths := []string{"Patient/" + ps[0].id, "Patient/" + ps[len(ps)-1].id, "Practitioner/" + rn.pop.clinicians[0].practitionerID}
 	base := strings.TrimSuffix(rn.opts.URL, "/")
 	for _, p := range paths {
-		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/"+p, nil)
 		if err != nil {
-			cancel()
 			return err
 		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			cancel()
-			return fmt.Errorf("the server does not answer: %w", err)
+		if bearer != "" {
+			req.Header.Set("Authorization", bearer)
 		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		cancel()
-		if resp.StatusCode != http.StatusOK {
+		status, err := exchange(hc, req, nil)
+		switch {
+		case err != nil:
+			return fmt.Errorf("the server does not answer: %w", err)
+		case status == http.StatusUnauthorized || status == http.StatusForbidden:
+			return fmt.Errorf("GET %s/%s: HTTP %d: the server wants a token this run does not have; give client credentials, or start the server without authentication", base, p, status)
+		case status != http.StatusOK:
 			o := rn.opts.Population
-			return fmt.Errorf("GET %s/%s: %s: the server does not hold the synthetic population of %d patients (seed %d, %d practices, %d years of history); load it first with the ingest scenario and the same population options",
-				base, p, resp.Status, rn.opts.Patients, o.Seed, o.Practices, o.HistoryYears)
+			return fmt.Errorf("GET %s/%s: HTTP %d: the server does not hold the synthetic population of %d patients (seed %d, %d practices, %d years of history); load it first with the ingest scenario and the same population options",
+				base, p, status, rn.opts.Patients, o.Seed, o.Practices, o.HistoryYears)
 		}
 	}
 	return nil
+}
+
+// exchange sends req and decodes a 200 answer's JSON body into v, if v is
+// not nil; it returns the status.
+func exchange(hc *http.Client, req *http.Request, v any) (int, error) {
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if v != nil && resp.StatusCode == http.StatusOK {
+		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+			return resp.StatusCode, err
+		}
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, err
 }
 
 // pick chooses a patient of the sample.
@@ -315,7 +371,17 @@ func (rn *run) closedLoop(ctx context.Context, step func(ctx context.Context, u 
 		wg.Go(func() {
 			u, rng := &user{}, rn.rng(k)
 			for i := k; ; i++ { // users start at different places in a mix
-				if !pause(ctx, u, time.Now(), rn.opts.Think.next(rng)) || !step(ctx, u, rng, i) {
+				if !pause(ctx, u, time.Now(), rn.opts.Think.next(rng)) {
+					return
+				}
+				if !rn.ensureToken(ctx, u) {
+					// Try again in a second, or when Retry-After says.
+					if !pause(ctx, u, time.Now(), time.Second) {
+						return
+					}
+					continue
+				}
+				if !step(ctx, u, rng, i) {
 					return
 				}
 			}
@@ -325,7 +391,8 @@ func (rn *run) closedLoop(ctx context.Context, step func(ctx context.Context, u 
 }
 
 // monday runs the clinicians: each signs in at a random moment within the
-// ramp, then opens Summaries patients, with Think before each.
+// ramp, then opens Summaries patients, with Think before each. A clinician
+// whose sign-in fails or is shed stops there.
 func (rn *run) monday(ctx context.Context) {
 	var wg sync.WaitGroup
 	for k := range rn.opts.Clinicians {
@@ -338,7 +405,8 @@ func (rn *run) monday(ctx context.Context) {
 			if !pause(ctx, u, time.Now(), time.Until(rn.began.Add(at))) {
 				return
 			}
-			if !rn.signIn(ctx, u, &rn.pop.clinicians[k%len(rn.pop.clinicians)]) {
+			// A clinician who cannot sign in goes away: counted, not retried.
+			if rn.signIn(ctx, u, &rn.pop.clinicians[k%len(rn.pop.clinicians)]) != classOK {
 				return
 			}
 			for range rn.opts.Summaries {
@@ -398,6 +466,9 @@ func (rn *run) ingest(ctx context.Context) error {
 func (rn *run) postBundle(ctx context.Context, u *user, b []byte) result {
 	var r result
 	for range ingestAttempts {
+		if !rn.ensureToken(ctx, u) {
+			return result{class: classFailed}
+		}
 		r = rn.c.do(ctx, u, opTransaction, http.MethodPost, "", b)
 		if r.class != classShed {
 			break

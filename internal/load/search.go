@@ -13,21 +13,21 @@ import (
 func searchRequests(p *patient) []request {
 	q := url.QueryEscape
 	return []request{
-		{"Patient?family&given", "Patient?family=" + q(p.family) + "&given=" + q(p.given)},
-		{"Patient?birthdate", "Patient?birthdate=" + q(p.birthDate)},
-		{"Patient?address-postalcode", "Patient?address-postalcode=" + q(p.postcode)},
-		{"Patient?identifier=NHS number", "Patient?identifier=" + q(nhs.NHSNumberSystem+"|"+p.nhsNumber)},
-		{"Observation?patient&code&_sort=-date", "Observation?patient=" + q(p.id) + "&code=" + q(p.code) + "&_sort=-date"},
-		{"Observation?subject:Patient.identifier&code (chain)", "Observation?subject:Patient.identifier=" + q(nhs.NHSNumberSystem+"|"+p.nhsNumber) + "&code=" + q(p.code)},
-		{"Patient?general-practitioner.identifier&family (chain)", "Patient?general-practitioner.identifier=" + q(nhs.ODSSystem+"|"+p.practiceODS) + "&family=" + q(p.family)},
+		{op: "Patient?family&given", path: "Patient?family=" + q(p.family) + "&given=" + q(p.given)},
+		{op: "Patient?birthdate", path: "Patient?birthdate=" + q(p.birthDate)},
+		{op: "Patient?address-postalcode", path: "Patient?address-postalcode=" + q(p.postcode)},
+		{op: "Patient?identifier=NHS number", path: "Patient?identifier=" + q(nhs.NHSNumberSystem+"|"+p.nhsNumber)},
+		{op: "Observation?patient&code&_sort=-date", path: "Observation?patient=" + q(p.id) + "&code=" + q(p.code) + "&_sort=-date"},
+		{op: "Observation?subject:Patient.identifier&code (chain)", path: "Observation?subject:Patient.identifier=" + q(nhs.NHSNumberSystem+"|"+p.nhsNumber) + "&code=" + q(p.code)},
+		{op: "Patient?general-practitioner.identifier&family (chain)", path: "Patient?general-practitioner.identifier=" + q(nhs.ODSSystem+"|"+p.practiceODS) + "&family=" + q(p.family)},
 	}
 }
 
 // readRequests are reads by id of p's Patient and Observations.
 func readRequests(p *patient) []request {
-	rs := []request{{"Patient/{id}", "Patient/" + url.PathEscape(p.id)}}
+	rs := []request{{op: "Patient/{id}", path: "Patient/" + url.PathEscape(p.id)}}
 	for _, id := range p.observations {
-		rs = append(rs, request{"Observation/{id}", "Observation/" + url.PathEscape(id)})
+		rs = append(rs, request{op: "Observation/{id}", path: "Observation/" + url.PathEscape(id)})
 	}
 	return rs
 }

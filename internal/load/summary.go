@@ -8,9 +8,10 @@ import (
 
 // request is one request of a page: op names it in the report (the same
 // request has the same op in every scenario), path is relative to the FHIR
-// base.
+// base. do, when set, sends it instead of a GET of path.
 type request struct {
 	op, path string
+	do       func(ctx context.Context, u *user) result
 }
 
 // summaryRequests is the patient summary: the requests the clinician app
@@ -21,12 +22,12 @@ type request struct {
 func summaryRequests(p *patient) []request {
 	id := url.QueryEscape(p.id)
 	return []request{
-		{"Patient/{id}", "Patient/" + id},
-		{"Condition?patient&clinical-status=active", "Condition?patient=" + id + "&clinical-status=active"},
-		{"MedicationRequest?patient&status=active", "MedicationRequest?patient=" + id + "&status=active"},
-		{"AllergyIntolerance?patient", "AllergyIntolerance?patient=" + id},
-		{"Observation?patient&category=laboratory&_sort=-date&_count=20", "Observation?patient=" + id + "&category=laboratory&_sort=-date&_count=20"},
-		{"Encounter?patient&_sort=-date&_count=10", "Encounter?patient=" + id + "&_sort=-date&_count=10"},
+		{op: "Patient/{id}", path: "Patient/" + id},
+		{op: "Condition?patient&clinical-status=active", path: "Condition?patient=" + id + "&clinical-status=active"},
+		{op: "MedicationRequest?patient&status=active", path: "MedicationRequest?patient=" + id + "&status=active"},
+		{op: "AllergyIntolerance?patient", path: "AllergyIntolerance?patient=" + id},
+		{op: "Observation?patient&category=laboratory&_sort=-date&_count=20", path: "Observation?patient=" + id + "&category=laboratory&_sort=-date&_count=20"},
+		{op: "Encounter?patient&_sort=-date&_count=10", path: "Encounter?patient=" + id + "&_sort=-date&_count=10"},
 	}
 }
 
@@ -42,12 +43,38 @@ const opSummary = "patient summary (page)"
 // succeeds only when every request does. It reports false when the run
 // ended meanwhile.
 func (rn *run) openSummary(ctx context.Context, u *user, p *patient) bool {
-	return rn.page(ctx, u, opSummary, summaryRequests(p), summaryConcurrency)
+	return rn.page(ctx, u, opSummary, summaryRequests(p), summaryConcurrency) != classCancelled
 }
 
-// page sends reqs, up to conc at once, and records them as one step.
-func (rn *run) page(ctx context.Context, u *user, op string, reqs []request, conc int) bool {
+// send sends one request of a page.
+func (rn *run) send(ctx context.Context, u *user, rq request) result {
+	if rq.do != nil {
+		return rq.do(ctx, u)
+	}
+	return rn.c.get(ctx, u, rq.op, rq.path)
+}
+
+// page sends reqs, up to conc at once, and records them as one step; it
+// returns the step's class. With conc 1 the requests are a sequence, each
+// asked for because of the answer before, so the first that fails ends
+// the step.
+func (rn *run) page(ctx context.Context, u *user, op string, reqs []request, conc int) class {
 	start := rn.rec.now()
+	if conc == 1 {
+		c := classOK
+		for _, rq := range reqs {
+			if c = rn.send(ctx, u, rq).class; c != classOK {
+				break
+			}
+		}
+		if c == classCancelled {
+			rn.rec.record(op, kindStep, start, classCancelled, 0, "")
+			return classCancelled
+		}
+		c = stepClass(c)
+		rn.rec.record(op, kindStep, start, c, 0, "")
+		return c
+	}
 	var (
 		mu        sync.Mutex // guards worst
 		worst     = classOK
@@ -59,7 +86,7 @@ func (rn *run) page(ctx context.Context, u *user, op string, reqs []request, con
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			r := rn.c.get(ctx, u, rq.op, rq.path)
+			r := rn.send(ctx, u, rq)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -73,10 +100,11 @@ func (rn *run) page(ctx context.Context, u *user, op string, reqs []request, con
 	wg.Wait()
 	if cancelled {
 		rn.rec.record(op, kindStep, start, classCancelled, 0, "")
-		return false
+		return classCancelled
 	}
-	rn.rec.record(op, kindStep, start, stepClass(worst), 0, "")
-	return true
+	c := stepClass(worst)
+	rn.rec.record(op, kindStep, start, c, 0, "")
+	return c
 }
 
 // stepClass is a step's class from its worst request's: a step with a
