@@ -2,11 +2,18 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"runtime"
@@ -22,9 +29,11 @@ import (
 
 // loadConfig is the effective configuration of load.
 type loadConfig struct {
-	Options load.Options
-	JSON    string // report file, "" for none
-	Plot    string // SVG file, "" for none
+	Options   load.Options
+	JSON      string // report file, "" for none
+	Plot      string // SVG file, "" for none
+	ClientKey string // PEM file of the client's P-384 key
+	PrintJWKS bool   // print the key's JWKS, making the key if needed, and stop
 }
 
 // loadFlags parses load's flags; usage and flag errors go to stderr.
@@ -57,6 +66,13 @@ read, search and summary run -concurrency users back to back for
 -duration. All but ingest need the population loaded by ingest with the
 same -patients, -seed, -practices and -history-years.
 
+A server that wants tokens: register the tool as a SMART Backend Service,
+then give its id; each virtual user gets its own token with a client
+assertion signed by the key:
+  sharedcare load -client-key load.pem -print-jwks > load-jwks.json
+  sharedcare admin register-client -name "Load generator" -jwks-file load-jwks.json -scopes "system/*.cruds"
+  sharedcare load -client-id ID -client-key load.pem ...
+
 flags:
 `)
 		fs.PrintDefaults()
@@ -81,6 +97,11 @@ flags:
 	timeout := fs.String("timeout", envOr("SHAREDCARE_LOAD_TIMEOUT", "10s"), "bound on each request (env SHAREDCARE_LOAD_TIMEOUT)")
 	fs.BoolVar(&o.RespectRetryAfter, "respect-retry-after", envOr("SHAREDCARE_LOAD_RESPECT_RETRY_AFTER", "true") == "true", "a user that was shed waits as Retry-After says before its next step (env SHAREDCARE_LOAD_RESPECT_RETRY_AFTER)")
 	serverPID := fs.String("server-pid", envOr("SHAREDCARE_LOAD_SERVER_PID", "0"), "the server's pid on this machine, read for memory when /metrics does not answer; 0: none (env SHAREDCARE_LOAD_SERVER_PID)")
+	fs.StringVar(&cfg.ClientKey, "client-key", envOr("SHAREDCARE_LOAD_CLIENT_KEY", ""), "PEM file of the P-384 key that signs client assertions (env SHAREDCARE_LOAD_CLIENT_KEY)")
+	clientID := fs.String("client-id", envOr("SHAREDCARE_LOAD_CLIENT_ID", ""), "OAuth2 client id, registered with the key's JWKS; empty: send no tokens (env SHAREDCARE_LOAD_CLIENT_ID)")
+	tokenURL := fs.String("token-url", envOr("SHAREDCARE_LOAD_TOKEN_URL", ""), "OAuth2 token endpoint; empty: /oauth2/token at -url's host (env SHAREDCARE_LOAD_TOKEN_URL)")
+	scope := fs.String("scope", envOr("SHAREDCARE_LOAD_SCOPE", ""), "scopes to ask for; empty: all the client may have (env SHAREDCARE_LOAD_SCOPE)")
+	fs.BoolVar(&cfg.PrintJWKS, "print-jwks", false, "print the JWKS of -client-key to register the client with, making the key if the file does not exist, and stop")
 	fs.StringVar(&cfg.JSON, "json", envOr("SHAREDCARE_LOAD_JSON", ""), "also write the report as JSON to this file (env SHAREDCARE_LOAD_JSON)")
 	fs.StringVar(&cfg.Plot, "plot", envOr("SHAREDCARE_LOAD_PLOT", ""), "also write latency and throughput per second as SVG to this file (env SHAREDCARE_LOAD_PLOT)")
 	if err := fs.Parse(args); err != nil {
@@ -169,7 +190,101 @@ flags:
 	if o.ServerPID, err = count(*serverPID, "server-pid", "SHAREDCARE_LOAD_SERVER_PID", 0, 1<<31-1); err != nil {
 		return nil, err
 	}
+	switch {
+	case cfg.PrintJWKS && cfg.ClientKey == "":
+		return nil, errors.New("-print-jwks needs -client-key (SHAREDCARE_LOAD_CLIENT_KEY), the key file to print or make")
+	case cfg.PrintJWKS:
+	case *clientID != "":
+		if cfg.ClientKey == "" {
+			return nil, errors.New("-client-id (SHAREDCARE_LOAD_CLIENT_ID) needs -client-key (SHAREDCARE_LOAD_CLIENT_KEY)")
+		}
+		key, err := readClientKey(cfg.ClientKey)
+		if err != nil {
+			return nil, fmt.Errorf("-client-key (SHAREDCARE_LOAD_CLIENT_KEY): %w", err)
+		}
+		if *tokenURL == "" {
+			u, _ := url.Parse(o.URL) // CheckTarget parsed it
+			*tokenURL = (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: "/oauth2/token"}).String()
+		}
+		if err := load.CheckTarget(*tokenURL, o.AllowRemote); err != nil {
+			return nil, fmt.Errorf("-token-url (SHAREDCARE_LOAD_TOKEN_URL): %v", err)
+		}
+		o.Credentials = &load.Credentials{TokenURL: *tokenURL, ClientID: *clientID, Key: key, Scope: *scope}
+	}
 	return &cfg, nil
+}
+
+// readClientKey reads a P-384 private key from a PEM file: PKCS #8 ("PRIVATE
+// KEY", as openssl genpkey writes) or SEC 1 ("EC PRIVATE KEY").
+func readClientKey(path string) (*ecdsa.PrivateKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return nil, errors.New("no PEM block")
+	}
+	var key any
+	switch blk.Type {
+	case "PRIVATE KEY":
+		key, err = x509.ParsePKCS8PrivateKey(blk.Bytes)
+	case "EC PRIVATE KEY":
+		key, err = x509.ParseECPrivateKey(blk.Bytes)
+	default:
+		return nil, fmt.Errorf("PEM block %q: want PRIVATE KEY or EC PRIVATE KEY", blk.Type)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ec, ok := key.(*ecdsa.PrivateKey)
+	if !ok || ec.Curve != elliptic.P384() {
+		return nil, errors.New("want an ECDSA P-384 key, for ES384")
+	}
+	return ec, nil
+}
+
+// printJWKS writes the JWKS of the key in path to w, first making a new
+// key there (readable by its owner only) when the file does not exist.
+func printJWKS(path string, w io.Writer) error {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		key, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+		if err != nil {
+			return err
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			return err
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return err
+		}
+		if err := pem.Encode(f, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	key, err := readClientKey(path)
+	if err != nil {
+		return err
+	}
+	jwks, err := load.JWKS(key)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", jwks)
+	return err
+}
+
+func clientIDOf(c *load.Credentials) string {
+	if c == nil {
+		return ""
+	}
+	return c.ClientID
 }
 
 func isScenario(s string) bool {
@@ -190,6 +305,12 @@ func runLoad(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if cfg.PrintJWKS {
+		if err := printJWKS(cfg.ClientKey, os.Stdout); err != nil {
+			return fmt.Errorf("-client-key (SHAREDCARE_LOAD_CLIENT_KEY): %w", err)
+		}
+		return nil
+	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", "load")
@@ -197,7 +318,8 @@ func runLoad(ctx context.Context, args []string) error {
 	o := cfg.Options
 	log.Info("load", "scenario", o.Scenario, "url", o.URL, "patients", o.Patients, "seed", o.Population.Seed,
 		"concurrency", o.Concurrency, "clinicians", o.Clinicians, "ramp", o.Ramp.String(), "summaries", o.Summaries,
-		"think", o.Think.String(), "max_requests", o.MaxRequests, "respect_retry_after", o.RespectRetryAfter)
+		"think", o.Think.String(), "max_requests", o.MaxRequests, "respect_retry_after", o.RespectRetryAfter,
+		"client_id", clientIDOf(o.Credentials))
 	rep, err := load.Run(ctx, cfg.Options)
 	if err != nil {
 		return err

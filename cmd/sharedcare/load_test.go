@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"encoding/xml"
 	"io"
 	"os"
@@ -66,6 +67,9 @@ func TestLoadFlagsRefuse(t *testing.T) {
 		{[]string{"-max-requests", "0"}, "-max-requests (SHAREDCARE_LOAD_MAX_REQUESTS)"},
 		{[]string{"-patients", "10", "-start", "11"}, "-start (SHAREDCARE_START)"},
 		{[]string{"extra"}, "unexpected argument"},
+		{[]string{"-client-id", "load"}, "-client-key (SHAREDCARE_LOAD_CLIENT_KEY)"},
+		{[]string{"-client-id", "load", "-client-key", "/nonexistent/load.pem"}, "-client-key (SHAREDCARE_LOAD_CLIENT_KEY)"},
+		{[]string{"-print-jwks"}, "-client-key (SHAREDCARE_LOAD_CLIENT_KEY)"},
 	}
 	for _, tt := range tests {
 		_, err := loadFlags(tt.args, io.Discard)
@@ -101,5 +105,37 @@ func TestWriteLoadReport(t *testing.T) {
 	}
 	if err := xml.Unmarshal(b, new(struct{})); err != nil {
 		t.Errorf("-plot file is not XML: %v", err)
+	}
+}
+
+func TestLoadClientKey(t *testing.T) {
+	t.Parallel()
+	key := filepath.Join(t.TempDir(), "load.pem")
+	var first, again bytes.Buffer
+	if err := printJWKS(key, &first); err != nil {
+		t.Fatalf("printJWKS(new key): %v", err)
+	}
+	if err := printJWKS(key, &again); err != nil || first.String() != again.String() {
+		t.Errorf("printJWKS(the same key) = %v, %s; want the same JWKS as first: %s", err, again.String(), first.String())
+	}
+	var jwks struct {
+		Keys []struct{ Kty, Crv, Kid, Alg string }
+	}
+	if err := json.Unmarshal(first.Bytes(), &jwks); err != nil || len(jwks.Keys) != 1 || jwks.Keys[0].Crv != "P-384" || jwks.Keys[0].Alg != "ES384" || jwks.Keys[0].Kid == "" {
+		t.Errorf("JWKS = %s (%v), want one P-384 ES384 key with a kid", first.String(), err)
+	}
+	if fi, err := os.Stat(key); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("key file: %v, mode %v; want 0600", err, fi.Mode().Perm())
+	}
+	cfg, err := loadFlags([]string{"-client-id", "load", "-client-key", key, "-url", "http://127.0.0.1:9000/fhir"}, io.Discard)
+	if err != nil {
+		t.Fatalf("loadFlags(-client-id, -client-key): %v", err)
+	}
+	if c := cfg.Options.Credentials; c == nil || c.ClientID != "load" || c.TokenURL != "http://127.0.0.1:9000/oauth2/token" || c.Key == nil {
+		t.Errorf("credentials = %+v, want client load, token URL at -url's host, the key", c)
+	}
+	_, err = loadFlags([]string{"-client-id", "load", "-client-key", key, "-token-url", "https://auth.example.nhs.uk/oauth2/token"}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "-token-url") {
+		t.Errorf("loadFlags(remote -token-url) = %v, want it refused without -allow-remote", err)
 	}
 }
