@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"encoding/base64"
 	"io"
 	"net/http"
 	"strconv"
@@ -96,8 +97,6 @@ func (h *Handler) transaction(w http.ResponseWriter, r *http.Request, f format, 
 		case "GET", "HEAD":
 			gets = append(gets, i)
 			continue
-		case "PATCH":
-			return outcome.New(http.StatusBadRequest, outcome.CodeNotSupported, loc+".request.method", "PATCH inside a transaction is not supported yet")
 		}
 		im := int64(0)
 		if er.ifMatch != "" {
@@ -110,6 +109,16 @@ func (h *Handler) transaction(w http.ResponseWriter, r *http.Request, f format, 
 		entry := record.Entry{Method: er.method, URL: url, FullURL: e.Str("fullUrl"), IfMatch: im, IfNoneExist: er.ifNoneExist, Location: loc}
 		if res := e.Get("resource"); res != nil {
 			entry.Resource = res
+		}
+		if er.method == "PATCH" {
+			if entry.Resource == nil {
+				return outcome.New(http.StatusBadRequest, outcome.CodeRequired, loc+".resource", "a PATCH entry needs its patch as the resource")
+			}
+			p, err := entryPatch(entry.Resource, loc)
+			if err != nil {
+				return err
+			}
+			entry.Patch, entry.Resource = p, nil
 		}
 		writes = append(writes, entry)
 		writeIdx = append(writeIdx, i)
@@ -274,3 +283,5 @@ func (r *recorder) Write(b []byte) (int, error) {
 	r.WriteHeader(http.StatusOK)
 	return r.Body.Write(b)
 }
+
+func decodeBase64(s string) ([]byte, error) { return base64.StdEncoding.DecodeString(s) }

@@ -77,6 +77,7 @@ func New(opts Options) *Handler {
 	route("POST /fhir/{type}", h.create)
 	route("PUT /fhir/{type}/{id}", h.update)
 	route("PUT /fhir/{type}", h.updateConditional)
+	route("PATCH /fhir/{type}/{id}", h.patchResource)
 	route("DELETE /fhir/{type}/{id}", h.delete)
 	route("DELETE /fhir/{type}", h.deleteConditional)
 	route("POST /fhir", h.bundle)

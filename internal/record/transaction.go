@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 
+	"sharedcare/internal/access"
+	"sharedcare/internal/auth"
 	"sharedcare/internal/fhir"
 	"sharedcare/internal/outcome"
 	"sharedcare/internal/search"
@@ -27,6 +29,8 @@ type Entry struct {
 	IfMatch  int64       // the version the target must be at, 0 for any
 	// IfNoneExist is a conditional create's search, as a query string.
 	IfNoneExist string
+	// Patch is a PATCH entry's patch, applied to the current version.
+	Patch Patcher
 	// Location is how the entry is named in errors: "Bundle.entry[3]";
 	// "" for a single conditional interaction, which is not in a Bundle.
 	Location string
@@ -65,8 +69,19 @@ var errStale = errors.New("conditional match changed during the transaction")
 // conditional searches so that the plan still holds. Results come back in
 // the entries' order. On any failure nothing is written.
 func (s *Service) Transact(ctx context.Context, entries []Entry) ([]EntryResult, error) {
+	c, err := s.begin(ctx, "transaction")
+	if err != nil {
+		return nil, err
+	}
+	res, err := c.transact(ctx, entries)
+	return res, c.end(ctx, err)
+}
+
+// transact applies entries as the caller, re-planning when a conditional
+// search changed under it.
+func (c *call) transact(ctx context.Context, entries []Entry) ([]EntryResult, error) {
 	for attempt := 1; ; attempt++ {
-		res, err := s.transactOnce(ctx, entries)
+		res, err := c.transactOnce(ctx, entries)
 		if errors.Is(err, errStale) && attempt < maxTxAttempts {
 			continue
 		}
@@ -90,16 +105,20 @@ type planned struct {
 	res      *fhir.Value
 	index    *search.Entries
 	template *store.Template
+	ifMatch  int64 // the version a PATCH was applied to
+	patients []string
+	source   string
 	warnings []outcome.Issue
 }
 
-func (s *Service) transactOnce(ctx context.Context, entries []Entry) ([]EntryResult, error) {
+func (c *call) transactOnce(ctx context.Context, entries []Entry) ([]EntryResult, error) {
+	s := c.s
 	plans := make([]*planned, len(entries))
 	ids := map[string]string{} // fullUrl → Type/id
 	var errs outcome.List
 	for i := range entries {
 		e := &entries[i]
-		p, err := s.plan(ctx, e)
+		p, err := c.plan(ctx, e)
 		if err != nil {
 			return nil, err
 		}
@@ -135,17 +154,25 @@ func (s *Service) transactOnce(ctx context.Context, entries []Entry) ([]EntryRes
 		if p.res == nil || p.skip {
 			continue
 		}
-		if err := s.rewriteReferences(ctx, p, ids, condRefs); err != nil {
+		if err := c.rewriteReferences(ctx, p, ids, condRefs); err != nil {
 			return nil, err
 		}
-		interaction := validate.Update
-		w, err := s.validate.Resource(ctx, p.res, validate.Write{Interaction: interaction, Type: p.typ, ID: p.id})
+		p.source = stampSource(c.p, p.res)
+		w, err := s.validate.Resource(ctx, p.res, validate.Write{Interaction: validate.Update, Type: p.typ, ID: p.id})
 		if err != nil {
 			return nil, locate(err, p.e.at(".resource"))
 		}
 		p.warnings = w
 		if p.index, err = s.indexer.Extract(ctx, p.res); err != nil {
 			return nil, fmt.Errorf("transaction %s: %w", p.e.Location, err)
+		}
+		p.patients = patientsOf(p.typ, p.id, p.index)
+		op := auth.Update
+		if p.created {
+			op = auth.Create
+		}
+		if err := s.policy.CanWrite(c.p, p.typ, op, p.patients, nil); err != nil {
+			return nil, locate(err, p.e.Location)
 		}
 		p.template = store.NewTemplate(p.res, p.id)
 	}
@@ -162,18 +189,18 @@ func (s *Service) transactOnce(ctx context.Context, entries []Entry) ([]EntryRes
 		case p.e.Method == http.MethodPost:
 			return 1
 		}
-		return 2
+		return 2 // PUT and PATCH
 	}
 	sort.SliceStable(order, func(a, b int) bool { return rank(plans[order[a]]) < rank(plans[order[b]]) })
 	err := s.store.Tx(ctx, func(tx store.Tx) error {
 		for _, i := range order {
 			p := plans[i]
 			if p.cond != "" {
-				if err := s.recheck(ctx, tx, p); err != nil {
+				if err := c.recheck(ctx, tx, p); err != nil {
 					return err
 				}
 			}
-			r, err := s.apply(ctx, tx, p)
+			r, err := c.apply(ctx, tx, p)
 			if err != nil {
 				return locate(err, p.e.Location)
 			}
@@ -184,12 +211,16 @@ func (s *Service) transactOnce(ctx context.Context, entries []Entry) ([]EntryRes
 	if err != nil {
 		return nil, err
 	}
+	for _, r := range results {
+		c.saw(r.Version)
+	}
 	return results, nil
 }
 
 // plan decides an entry's target type and id, resolving conditional
 // interactions by search.
-func (s *Service) plan(ctx context.Context, e *Entry) (*planned, error) {
+func (c *call) plan(ctx context.Context, e *Entry) (*planned, error) {
+	s := c.s
 	p := &planned{e: e, res: e.Resource}
 	path, rawQuery, hasQuery := strings.Cut(e.URL, "?")
 	path = strings.Trim(path, "/")
@@ -224,6 +255,29 @@ func (s *Service) plan(ctx context.Context, e *Entry) (*planned, error) {
 		if err := checkBody(p.res, p.typ); err != nil {
 			return nil, locate(err, e.at(".resource"))
 		}
+	}
+	if e.Method == "PATCH" {
+		if p.id == "" || p.query != nil || e.Patch == nil {
+			return nil, bad("PATCH needs Type/id and a patch")
+		}
+		cur, err := c.read(ctx, p.typ, p.id, 0)
+		if err != nil {
+			return nil, locate(err, e.Location)
+		}
+		if e.IfMatch != 0 && e.IfMatch != cur.VersionID {
+			return nil, outcome.Conflict(http.StatusPreconditionFailed, "%s: If-Match: %s/%s is at version %d, not %d", e.Location, p.typ, p.id, cur.VersionID, e.IfMatch)
+		}
+		res, err := fhir.Parse(cur.Body)
+		if err != nil {
+			return nil, err
+		}
+		patched, err := e.Patch.Apply(ctx, &res)
+		if err != nil {
+			return nil, locate(err, e.Location)
+		}
+		p.res = &patched
+		p.ifMatch = cur.VersionID
+		return p, nil
 	}
 	switch e.Method {
 	case http.MethodDelete:
@@ -264,7 +318,7 @@ func (s *Service) plan(ctx context.Context, e *Entry) (*planned, error) {
 		return nil, outcome.Newf(http.StatusBadRequest, outcome.CodeNotSupported, e.at(".request.method"), "method %s cannot be part of this transaction", e.Method)
 	}
 	if p.cond != "" {
-		ids, err := s.conditionalMatches(ctx, s.store.Search, p)
+		ids, err := c.conditionalMatches(ctx, s.store.Search, p)
 		if err != nil {
 			return nil, err
 		}
@@ -318,10 +372,18 @@ func (p *planned) decide(ids []string) error {
 type searchFunc func(ctx context.Context, q *search.Query) (*store.SearchResult, error)
 
 // conditionalMatches returns the ids the entry's criteria match, at most 2.
-func (s *Service) conditionalMatches(ctx context.Context, find searchFunc, p *planned) ([]string, error) {
+func (c *call) conditionalMatches(ctx context.Context, find searchFunc, p *planned) ([]string, error) {
 	q, err := search.Parse(p.typ, p.query, search.Options{})
 	if err != nil {
 		return nil, locate(err, p.e.at(".request"))
+	}
+	// The criteria search only what the caller may search.
+	patient, err := access.SearchScope(c.p, q, p.typ)
+	if err != nil {
+		return nil, err
+	}
+	if patient != "" && !access.IsDirectory(p.typ) {
+		q.Compartment = &search.Compartment{Type: "Patient", ID: patient}
 	}
 	q.Count, q.Total = 2, "none"
 	res, err := find(ctx, q)
@@ -337,11 +399,11 @@ func (s *Service) conditionalMatches(ctx context.Context, find searchFunc, p *pl
 
 // recheck runs the conditional search again inside the transaction, under
 // a lock on the criteria, and fails with errStale if it finds otherwise.
-func (s *Service) recheck(ctx context.Context, tx store.Tx, p *planned) error {
+func (c *call) recheck(ctx context.Context, tx store.Tx, p *planned) error {
 	if err := tx.Lock(ctx, p.typ+"?"+p.query.Encode()); err != nil {
 		return err
 	}
-	ids, err := s.conditionalMatches(ctx, tx.Search, p)
+	ids, err := c.conditionalMatches(ctx, tx.Search, p)
 	if err != nil {
 		return err
 	}
@@ -351,7 +413,23 @@ func (s *Service) recheck(ctx context.Context, tx store.Tx, p *planned) error {
 	return nil
 }
 
-func (s *Service) apply(ctx context.Context, tx store.Tx, p *planned) (EntryResult, error) {
+func (c *call) apply(ctx context.Context, tx store.Tx, p *planned) (EntryResult, error) {
+	if !p.skip && !(p.created && p.e.Method == http.MethodPost) {
+		// What is replaced or deleted must be the caller's to change.
+		cur, err := tx.Read(ctx, p.typ, p.id)
+		switch {
+		case err == nil:
+			op := auth.Update
+			if p.del {
+				op = auth.Delete
+			}
+			if err := c.s.policy.CanWrite(c.p, p.typ, op, p.patients, cur); err != nil {
+				return EntryResult{}, err
+			}
+		case !errors.Is(err, store.ErrNotFound):
+			return EntryResult{}, err
+		}
+	}
 	switch {
 	case p.skip && p.cond == "delete":
 		return EntryResult{Status: http.StatusNoContent}, nil
@@ -359,6 +437,13 @@ func (s *Service) apply(ctx context.Context, tx store.Tx, p *planned) (EntryResu
 		v, err := tx.Read(ctx, p.typ, p.id)
 		if err != nil {
 			return EntryResult{}, err
+		}
+		d, err := c.s.policy.CanSee(ctx, c.p, "", v)
+		if err != nil {
+			return EntryResult{}, err
+		}
+		if !d.Allowed {
+			v = nil // it exists, but the caller may not see it
 		}
 		return EntryResult{Status: http.StatusOK, Version: v}, nil
 	case p.del:
@@ -368,7 +453,12 @@ func (s *Service) apply(ctx context.Context, tx store.Tx, p *planned) (EntryResu
 		}
 		return EntryResult{Status: http.StatusNoContent, Version: r.Version}, nil
 	}
-	r, err := tx.Put(ctx, &store.Write{Type: p.typ, ID: p.id, Resource: p.res, Template: p.template, IfMatch: p.e.IfMatch, CreateOnly: p.created && p.e.Method == http.MethodPost, Index: p.index})
+	im := p.e.IfMatch
+	if p.ifMatch != 0 {
+		im = p.ifMatch
+	}
+	r, err := tx.Put(ctx, &store.Write{Type: p.typ, ID: p.id, Resource: p.res, Template: p.template, IfMatch: im,
+		CreateOnly: p.created && p.e.Method == http.MethodPost, Index: p.index, Patients: p.patients, Source: p.source})
 	if err != nil {
 		return EntryResult{}, err
 	}
@@ -382,7 +472,7 @@ func (s *Service) apply(ctx context.Context, tx store.Tx, p *planned) (EntryResu
 // rewriteReferences replaces, anywhere in the resource, strings equal to
 // another entry's fullUrl with that entry's Type/id, and resolves
 // conditional references (Type?criteria) by search.
-func (s *Service) rewriteReferences(ctx context.Context, p *planned, ids map[string]string, condRefs map[string]string) error {
+func (c *call) rewriteReferences(ctx context.Context, p *planned, ids map[string]string, condRefs map[string]string) error {
 	var firstErr error
 	var walk func(v *fhir.Value, path string)
 	walk = func(v *fhir.Value, path string) {
@@ -391,7 +481,7 @@ func (s *Service) rewriteReferences(ctx context.Context, p *planned, ids map[str
 			for i, k := range v.Keys {
 				item := &v.Items[i]
 				if k == "reference" && item.Kind == fhir.String && firstErr == nil {
-					if err := s.resolveReference(ctx, item, ids, condRefs, path+"."+k); err != nil {
+					if err := c.resolveReference(ctx, item, ids, condRefs, path+"."+k); err != nil {
 						firstErr = err
 					}
 					continue
@@ -416,7 +506,7 @@ func (s *Service) rewriteReferences(ctx context.Context, p *planned, ids map[str
 	return firstErr
 }
 
-func (s *Service) resolveReference(ctx context.Context, ref *fhir.Value, ids, condRefs map[string]string, where string) error {
+func (c *call) resolveReference(ctx context.Context, ref *fhir.Value, ids, condRefs map[string]string, where string) error {
 	if target, ok := ids[ref.Text]; ok {
 		ref.Text = target
 		return nil
@@ -441,7 +531,12 @@ func (s *Service) resolveReference(ctx context.Context, ref *fhir.Value, ids, co
 		return locate(err, where)
 	}
 	sq.Count, sq.Total = 2, "none"
-	res, err := s.store.Search(ctx, sq)
+	if patient, err := access.SearchScope(c.p, sq, typ); err != nil {
+		return locate(err, where)
+	} else if patient != "" && !access.IsDirectory(typ) {
+		sq.Compartment = &search.Compartment{Type: "Patient", ID: patient}
+	}
+	res, err := c.s.store.Search(ctx, sq)
 	if err != nil {
 		return err
 	}
@@ -491,9 +586,14 @@ func locate(err error, where string) error {
 // transaction of one entry: e.IfNoneExist for a create, e.URL with
 // criteria for an update or delete.
 func (s *Service) Conditional(ctx context.Context, e Entry) (EntryResult, error) {
-	res, err := s.Transact(ctx, []Entry{e})
+	interaction := map[string]string{http.MethodPost: "create", http.MethodPut: "update", http.MethodDelete: "delete"}[e.Method]
+	c, err := s.begin(ctx, interaction)
 	if err != nil {
 		return EntryResult{}, err
 	}
-	return res[0], nil
+	res, err := c.transact(ctx, []Entry{e})
+	if err != nil {
+		return EntryResult{}, c.end(ctx, err)
+	}
+	return res[0], c.end(ctx, nil)
 }
