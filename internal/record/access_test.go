@@ -128,10 +128,10 @@ func TestAccessMatrix(t *testing.T) {
 	system := principal(t, auth.System, "system/*.rs", "", "")
 
 	reads := []struct {
-		who      string
-		p        *auth.Principal
-		typ, id  string
-		want     int
+		who     string
+		p       *auth.Principal
+		typ, id string
+		want    int
 	}{
 		{"patient own observation", patientA, "Observation", "oA1", 200},
 		{"patient own, other org", patientA, "Observation", "oA2", 200},
@@ -218,11 +218,11 @@ func TestAccessMatrix(t *testing.T) {
 
 	// Writes.
 	writes := []struct {
-		who    string
-		p      *auth.Principal
-		typ    string
-		body   string
-		want   int
+		who  string
+		p    *auth.Principal
+		typ  string
+		body string
+		want int
 	}{
 		{"patient asks for help", patientA, "QuestionnaireResponse", `{"resourceType":"QuestionnaireResponse","status":"completed","subject":{"reference":"Patient/pA"}}`, 201},
 		{"patient writes clinical data", patientA, "Observation", `{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/pA"}}`, 403},
@@ -301,9 +301,9 @@ func TestAuditEveryAccess(t *testing.T) {
 	hosp := principal(t, auth.Clinician, "user/*.cruds", "", "Organization/gp2")
 	ctx := context.Background()
 	before, _ := w.db.SearchAudit(ctx, &store.AuditQuery{Count: 1000})
-	w.rec.Read(as(hosp), "Observation", "oA1")      // allowed
-	w.rec.Read(as(hosp), "Observation", "oB1")      // refused: opted out
-	w.rec.Read(as(patientA), "Observation", "oB1")  // refused: not theirs
+	w.rec.Read(as(hosp), "Observation", "oA1")        // allowed
+	w.rec.Read(as(hosp), "Observation", "oB1")        // refused: opted out
+	w.rec.Read(as(patientA), "Observation", "oB1")    // refused: not theirs
 	w.rec.Read(context.Background(), "Patient", "pA") // refused: anonymous
 	after, _ := w.db.SearchAudit(ctx, &store.AuditQuery{Count: 1000})
 	if n := len(after) - len(before); n != 4 {
