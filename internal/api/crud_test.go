@@ -378,3 +378,20 @@ func TestUnsupportedRoutes(t *testing.T) {
 		}
 	})
 }
+
+func TestBreakGlassOperation(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, srv *testServer) {
+		p := srv.create(t, "Patient", patientJSON)
+		params := `{"resourceType":"Parameters","parameter":[{"name":"reason","valueString":"unconscious in the emergency department"}]}`
+		r := srv.do(t, "POST", "/fhir/Patient/"+p.ID+"/$break-glass", params)
+		if r.Status != 200 || !strings.Contains(string(r.Body), `"name":"until"`) {
+			t.Errorf("$break-glass = %d %s", r.Status, r.Body)
+		}
+		if r := srv.do(t, "POST", "/fhir/Patient/"+p.ID+"/$break-glass", `{"resourceType":"Parameters"}`); r.Status != 400 {
+			t.Errorf("$break-glass without a reason = %d, want 400", r.Status)
+		}
+		if r := srv.do(t, "POST", "/fhir/Patient/nobody/$break-glass", params); r.Status != 404 {
+			t.Errorf("$break-glass of an unknown patient = %d, want 404", r.Status)
+		}
+	})
+}

@@ -6,6 +6,7 @@ import (
 
 	"sharedcare/internal/fhir"
 	"sharedcare/internal/outcome"
+	"sharedcare/internal/record"
 )
 
 // operationType dispatches POST /fhir/{type}/$op (the mux gives the $op as {id}).
@@ -21,6 +22,38 @@ func (h *Handler) operationType(w http.ResponseWriter, r *http.Request) error {
 	return unknownOperation(r, op)
 }
 
+// breakGlass is POST /fhir/Patient/{id}/$break-glass with Parameters
+// holding a "reason": time-limited access to the record of a patient who
+// opted out of sharing, recorded and kept for review.
+func (h *Handler) breakGlass(w http.ResponseWriter, r *http.Request, id string) error {
+	f, err := negotiate(r)
+	if err != nil {
+		return err
+	}
+	body, err := h.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	reason := ""
+	if ps := body.Get("parameter"); ps != nil && ps.Kind == fhir.Array {
+		for i := range ps.Items {
+			if ps.Items[i].Str("name") == "reason" {
+				reason = ps.Items[i].Str("valueString")
+			}
+		}
+	}
+	g, err := h.rec.BreakGlass(r.Context(), id, reason)
+	if err != nil {
+		return err
+	}
+	out := fhir.ObjectValue("resourceType", fhir.StringValue("Parameters"), "parameter", fhir.Value{Kind: fhir.Array, Items: []fhir.Value{
+		fhir.ObjectValue("name", fhir.StringValue("until"), "valueInstant", fhir.StringValue(g.Until.Format(record.InstantFormat))),
+		fhir.ObjectValue("name", fhir.StringValue("reason"), "valueString", fhir.StringValue(g.Reason)),
+	}})
+	writeJSON(w, f, http.StatusOK, fhir.Marshal(out))
+	return nil
+}
+
 // operationInstance dispatches /fhir/{type}/{id}/$op, and GET
 // /fhir/{compartment}/{id}/{type}, a compartment search.
 func (h *Handler) operationInstance(w http.ResponseWriter, r *http.Request) error {
@@ -34,6 +67,10 @@ func (h *Handler) operationInstance(w http.ResponseWriter, r *http.Request) erro
 			break
 		}
 		return h.validate(w, r, r.PathValue("type"), r.PathValue("id"))
+	case "$break-glass":
+		if r.Method == http.MethodPost && r.PathValue("type") == "Patient" {
+			return h.breakGlass(w, r, r.PathValue("id"))
+		}
 	}
 	return unknownOperation(r, op)
 }

@@ -211,8 +211,15 @@ func (c *call) transactOnce(ctx context.Context, entries []Entry) ([]EntryResult
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range results {
+	for i, r := range results {
 		c.saw(r.Version)
+		if plans[i].typ == "Consent" {
+			// A changed sharing choice holds at once on this node (others
+			// see it within the policy's cache time).
+			for _, pt := range plans[i].patients {
+				s.policy.Forget(pt)
+			}
+		}
 	}
 	return results, nil
 }
