@@ -10,6 +10,12 @@ import (
 // frames into the database file.
 const checkpointEvery = 500 * time.Millisecond
 
+// walLimitFrames is the WAL size (in pages) past which the writer itself
+// finishes a checkpoint and truncates the WAL. Passive checkpoints alone
+// never let the WAL restart while writes keep coming (each one ends with
+// newer frames still uncopied), so without this it grows without bound.
+const walLimitFrames = 32768 // 128 MiB at 4 KiB pages
+
 // checkpointer copies the WAL into the database file on a connection of
 // its own, so that the writer, whose automatic checkpoints are off, never
 // stops a commit to do it. PASSIVE checkpoints neither wait for nor block
@@ -32,6 +38,30 @@ func (db *DB) checkpointer(conn *sql.DB, stop <-chan struct{}, done chan<- struc
 			if err != nil {
 				db.log.Warn("checkpoint failed", "err", err)
 			}
+			if frames > db.opts.WALLimitPages {
+				db.walFull.Store(true)
+			}
 		}
+	}
+}
+
+// truncateWAL is run by the writer between batches when the WAL has grown
+// past walLimitFrames: with no write in progress, a TRUNCATE checkpoint
+// copies what the passive ones have not and empties the WAL. It waits for
+// readers of older snapshots (up to the busy timeout).
+func (w *writeTx) truncateWAL() {
+	if !w.db.walFull.CompareAndSwap(true, false) {
+		return
+	}
+	start := time.Now()
+	var busy, frames, copied int
+	err := w.conn.QueryRowContext(context.Background(), `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &frames, &copied)
+	switch {
+	case err != nil:
+		w.db.log.Warn("WAL truncation failed", "err", err)
+	case busy != 0:
+		w.db.log.Warn("WAL truncation blocked by readers; will retry", "dur_ms", time.Since(start).Milliseconds())
+	default:
+		w.db.log.Info("WAL truncated", "dur_ms", time.Since(start).Milliseconds())
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
@@ -37,6 +38,9 @@ type Options struct {
 	// fsyncs the WAL at every commit, so an acknowledged write survives a
 	// power cut as well as a crash; "NORMAL" survives a process crash only.
 	Synchronous string
+	// WALLimitPages is the WAL size past which the writer truncates it;
+	// 0 means walLimitFrames (128 MiB).
+	WALLimitPages int
 	// Now is the clock for lastUpdated; nil means time.Now.
 	Now func() time.Time
 	Log *slog.Logger
@@ -60,6 +64,7 @@ type DB struct {
 	params   *params
 	snaps    *snapshots
 	audit    *auditLog
+	walFull  atomic.Bool   // set by the checkpointer, cleared by the writer
 	ckpt     *sql.DB       // the checkpointer's connection
 	ckptDone chan struct{} // closed when the checkpointer has stopped
 }
@@ -85,6 +90,9 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.WALLimitPages <= 0 {
+		opts.WALLimitPages = walLimitFrames
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)

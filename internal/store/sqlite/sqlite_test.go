@@ -2,7 +2,10 @@ package sqlite_test
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"sharedcare/internal/store"
@@ -44,5 +47,36 @@ func TestReopenKeepsNumbering(t *testing.T) {
 		if err := db.Close(); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestWALBounded writes for a while under a small WAL limit and expects
+// the WAL to have been truncated rather than grow with every write.
+func TestWALBounded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "w.db")
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, sqlite.Options{Path: path, WALLimitPages: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	body := `{"resourceType":"Patient","name":[{"family":"` + strings.Repeat("x", 2000) + `"}]}`
+	maxWAL := int64(0)
+	for i := range 3000 {
+		err := db.Tx(ctx, func(tx store.Tx) error {
+			_, err := tx.Put(ctx, &store.Write{Type: "Patient", ID: fmt.Sprint("w", i), Resource: mustParse(t, body)})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi, err := os.Stat(path + "-wal"); err == nil {
+			maxWAL = max(maxWAL, fi.Size())
+		}
+	}
+	// 3000 writes of 2 KB each put ~6 MB through the WAL; the limit is
+	// 200 pages (0.8 MB), so truncation must have happened.
+	if fi, err := os.Stat(path + "-wal"); err != nil || fi.Size() > 4<<20 {
+		t.Errorf("WAL is %d bytes after 3000 writes (max seen %d), want it kept near 0.8 MB", fi.Size(), maxWAL)
 	}
 }
