@@ -202,7 +202,7 @@ func scanRIDs(rids *[]int64) func(pgx.Rows) error {
 }
 
 func matchRIDs(ctx context.Context, query queryFunc, ids sqlbuild.ParamIDs, q *search.Query, limit int) ([]int64, error) {
-	sql, args, err := sqlbuild.Select(q, ids, limit)
+	sql, args, err := sqlbuild.Select(sqlbuild.PostgreSQL, q, ids, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +214,7 @@ func matchRIDs(ctx context.Context, query queryFunc, ids sqlbuild.ParamIDs, q *s
 }
 
 func countMatches(ctx context.Context, query queryFunc, ids sqlbuild.ParamIDs, q *search.Query) (int, error) {
-	sql, args, err := sqlbuild.Count(q, ids)
+	sql, args, err := sqlbuild.Count(sqlbuild.PostgreSQL, q, ids)
 	if err != nil {
 		return 0, err
 	}

@@ -39,10 +39,19 @@ func Registry() [][2]string {
 	return out
 }
 
+// Dialect is the SQL the backend speaks, where it differs.
+type Dialect uint8
+
+const (
+	SQLite Dialect = iota
+	PostgreSQL
+)
+
 // builder accumulates SQL and its arguments. Arguments are positional, so
 // every method appends them in the order its SQL text places them.
 type builder struct {
-	ids  ParamIDs
+	dialect Dialect
+	ids     ParamIDs
 	args []any
 	n    int // alias counter
 }
@@ -88,8 +97,8 @@ func Scope(q *search.Query) []string {
 
 // Select returns SQL that lists the rids of q's matches in order, at most
 // limit of them.
-func Select(q *search.Query, ids ParamIDs, limit int) (string, []any, error) {
-	b := &builder{ids: ids}
+func Select(d Dialect, q *search.Query, ids ParamIDs, limit int) (string, []any, error) {
+	b := &builder{dialect: d, ids: ids}
 	where, err := b.where(q)
 	if err != nil {
 		return "", nil, err
@@ -103,8 +112,8 @@ func Select(q *search.Query, ids ParamIDs, limit int) (string, []any, error) {
 }
 
 // Count returns SQL that counts q's matches.
-func Count(q *search.Query, ids ParamIDs) (string, []any, error) {
-	b := &builder{ids: ids}
+func Count(d Dialect, q *search.Query, ids ParamIDs) (string, []any, error) {
+	b := &builder{dialect: d, ids: ids}
 	where, err := b.where(q)
 	if err != nil {
 		return "", nil, err
@@ -113,12 +122,30 @@ func Count(q *search.Query, ids ParamIDs) (string, []any, error) {
 }
 
 func (b *builder) where(q *search.Query) (string, error) {
-	conds := []string{"r.deleted = 0"}
 	types := Scope(q)
+	// One selective condition drives the query, as "r.rid IN (rows of an
+	// index)"; the others are checked per candidate with EXISTS on the
+	// index tables' rid-first keys. Left to itself, SQLite's planner walks
+	// every resource of the type and materialises each IN list.
+	driver := -1 // index into q.Filters; -2: the compartment
+	best := 99
+	if q.Compartment != nil {
+		driver, best = -2, 0
+	}
+	for i := range q.Filters {
+		if r := rank(&q.Filters[i]); r < best {
+			driver, best = i, r
+		}
+	}
+	conds := []string{"r.deleted = 0"}
+	typeCol := "r.type"
+	if driver != -1 && b.dialect == SQLite {
+		typeCol = "+r.type" // SQLite: not the (type, id) key; the driver's rids lead
+	}
 	if q.Type != "" {
-		conds = append(conds, "r.type = "+b.arg(q.Type))
+		conds = append(conds, typeCol+" = "+b.arg(q.Type))
 	} else if len(q.Types) > 0 {
-		conds = append(conds, b.in("r.type", q.Types))
+		conds = append(conds, b.in(typeCol, q.Types))
 	}
 	if c := q.Compartment; c != nil {
 		cc, err := b.compartment(types, c)
@@ -128,13 +155,40 @@ func (b *builder) where(q *search.Query) (string, error) {
 		conds = append(conds, cc)
 	}
 	for i := range q.Filters {
-		c, err := b.filter(types, &q.Filters[i], "r.rid")
+		c, err := b.filterAs(types, &q.Filters[i], "r.rid", i == driver)
 		if err != nil {
 			return "", err
 		}
 		conds = append(conds, c)
 	}
 	return strings.Join(conds, " AND "), nil
+}
+
+// rank orders filters by how few rows they are likely to match, to pick
+// the one that drives a query: lower is more selective; 99 cannot drive.
+func rank(f *search.Filter) int {
+	switch {
+	case f.Has != nil:
+		return 6
+	case f.Chain != nil:
+		return 5
+	case f.Code == "_id" && f.Modifier == "":
+		return 0
+	case f.Code == "_id" || f.Code == "_lastUpdated" || f.Modifier == "missing" || f.Modifier == "not" || f.Modifier == "not-in":
+		return 99
+	}
+	switch f.Type {
+	case "reference":
+		return 1
+	case "token", "composite":
+		return 2
+	case "string", "uri":
+		if f.Modifier == "contains" {
+			return 7
+		}
+		return 3
+	}
+	return 4
 }
 
 func (b *builder) in(col string, vals []string) string {
@@ -149,8 +203,6 @@ func (b *builder) in(col string, vals []string) string {
 }
 
 func (b *builder) compartment(types []string, c *search.Compartment) (string, error) {
-	// The compartment's owner is in its own compartment.
-	owner := "(r.type = " + b.arg(c.Type) + " AND r.id = " + b.arg(c.ID) + ")"
 	var ph []string
 	for _, t := range types {
 		for _, code := range fhir.CompartmentParams(c.Type, t) {
@@ -159,16 +211,25 @@ func (b *builder) compartment(types []string, c *search.Compartment) (string, er
 			}
 		}
 	}
-	if len(ph) == 0 {
-		return owner, nil
+	refs := ""
+	if len(ph) > 0 {
+		// Arguments are positional: each fragment is built in text order.
+		refs = "SELECT rid FROM idx_reference WHERE param IN (" + strings.Join(ph, ", ") + ") AND target_id = " + b.arg(c.ID) +
+			" AND target_type = " + b.arg(c.Type) + " UNION "
 	}
-	return fmt.Sprintf("(%s OR r.rid IN (SELECT rid FROM idx_reference WHERE param IN (%s) AND target_id = %s AND target_type = %s))",
-		owner, strings.Join(ph, ", "), b.arg(c.ID), b.arg(c.Type)), nil
+	// The compartment's owner is in its own compartment.
+	return "r.rid IN (" + refs + "SELECT rid FROM resources WHERE type = " + b.arg(c.Type) + " AND id = " + b.arg(c.ID) + ")", nil
 }
 
 // filter returns a condition on ridExpr (the rid of a resource of one of
-// types) for one parameter occurrence.
+// types) for one parameter occurrence, checked per candidate.
 func (b *builder) filter(types []string, f *search.Filter, ridExpr string) (string, error) {
+	return b.filterAs(types, f, ridExpr, false)
+}
+
+// filterAs is filter; drive asks for the "ridExpr IN (rows)" form that
+// can lead a query instead of a per-candidate EXISTS.
+func (b *builder) filterAs(types []string, f *search.Filter, ridExpr string, drive bool) (string, error) {
 	switch {
 	case f.Has != nil:
 		return b.has(f, ridExpr)
@@ -225,11 +286,15 @@ func (b *builder) filter(types []string, f *search.Filter, ridExpr string) (stri
 			ors = append(ors, c)
 		}
 	}
-	match := fmt.Sprintf("SELECT rid FROM %s WHERE %s AND (%s)", table, params, strings.Join(ors, " OR "))
-	if f.Modifier == "not" || f.Modifier == "not-in" {
-		return ridExpr + " NOT IN (" + match + ")", nil
+	if drive {
+		return fmt.Sprintf("%s IN (SELECT rid FROM %s WHERE %s AND (%s))", ridExpr, table, params, strings.Join(ors, " OR ")), nil
 	}
-	return ridExpr + " IN (" + match + ")", nil
+	// Arguments are positional: this form puts them in the same order.
+	exists := fmt.Sprintf("EXISTS (SELECT 1 FROM %s x WHERE x.rid = %s AND x.%s AND (%s))", table, ridExpr, params, strings.Join(ors, " OR "))
+	if f.Modifier == "not" || f.Modifier == "not-in" {
+		return "NOT " + exists, nil
+	}
+	return exists, nil
 }
 
 var tables = map[string]string{

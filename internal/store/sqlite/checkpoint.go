@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"os"
 	"time"
 )
 
@@ -38,24 +39,23 @@ func (db *DB) checkpointer(conn *sql.DB, stop <-chan struct{}, done chan<- struc
 			if err != nil {
 				db.log.Warn("checkpoint failed", "err", err)
 			}
-			if frames > db.opts.WALLimitPages {
-				db.walFull.Store(true)
-			}
+
 		}
 	}
 }
 
-// truncateWAL is run by the writer between batches when the WAL has grown
-// past walLimitFrames: with no write in progress, a TRUNCATE checkpoint
-// copies what the passive ones have not and empties the WAL. It waits for
-// readers of older snapshots (up to the busy timeout).
+// truncateWAL is run by the writer between batches: when the WAL has grown
+// past the limit, with no write in progress, a TRUNCATE checkpoint copies
+// what the passive ones have not and empties the WAL. It waits for readers
+// of older snapshots (up to the busy timeout). Checking costs one stat.
 func (w *writeTx) truncateWAL() {
-	if !w.db.walFull.CompareAndSwap(true, false) {
+	fi, err := os.Stat(w.db.opts.Path + "-wal")
+	if err != nil || fi.Size() < int64(w.db.opts.WALLimitPages)*4096 {
 		return
 	}
 	start := time.Now()
 	var busy, frames, copied int
-	err := w.conn.QueryRowContext(context.Background(), `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &frames, &copied)
+	err = w.conn.QueryRowContext(context.Background(), `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &frames, &copied)
 	switch {
 	case err != nil:
 		w.db.log.Warn("WAL truncation failed", "err", err)

@@ -118,7 +118,7 @@ func (w *writeTx) Search(ctx context.Context, q *search.Query) (*store.SearchRes
 }
 
 func matchRIDs(ctx context.Context, db querier, ids sqlbuild.ParamIDs, q *search.Query, limit int) ([]int64, error) {
-	query, args, err := sqlbuild.Select(q, ids, limit)
+	query, args, err := sqlbuild.Select(sqlbuild.SQLite, q, ids, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +142,7 @@ func matchRIDs(ctx context.Context, db querier, ids sqlbuild.ParamIDs, q *search
 }
 
 func countMatches(ctx context.Context, db querier, ids sqlbuild.ParamIDs, q *search.Query) (int, error) {
-	query, args, err := sqlbuild.Count(q, ids)
+	query, args, err := sqlbuild.Count(sqlbuild.SQLite, q, ids)
 	if err != nil {
 		return 0, err
 	}

@@ -18,7 +18,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
@@ -64,7 +63,6 @@ type DB struct {
 	params   *params
 	snaps    *snapshots
 	audit    *auditLog
-	walFull  atomic.Bool   // set by the checkpointer, cleared by the writer
 	ckpt     *sql.DB       // the checkpointer's connection
 	ckptDone chan struct{} // closed when the checkpointer has stopped
 }

@@ -74,9 +74,10 @@ func TestWALBounded(t *testing.T) {
 			maxWAL = max(maxWAL, fi.Size())
 		}
 	}
-	// 3000 writes of 2 KB each put ~6 MB through the WAL; the limit is
-	// 200 pages (0.8 MB), so truncation must have happened.
-	if fi, err := os.Stat(path + "-wal"); err != nil || fi.Size() > 4<<20 {
-		t.Errorf("WAL is %d bytes after 3000 writes (max seen %d), want it kept near 0.8 MB", fi.Size(), maxWAL)
+	// 3000 writes of 2 KB each put well over 6 MB through the WAL; the
+	// limit is 200 pages (0.8 MB), checked after every batch, so the WAL
+	// never gets far past it.
+	if maxWAL > 2<<20 {
+		t.Errorf("WAL reached %d bytes, want it kept near the 0.8 MB limit", maxWAL)
 	}
 }
