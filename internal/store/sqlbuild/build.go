@@ -52,8 +52,8 @@ const (
 type builder struct {
 	dialect Dialect
 	ids     ParamIDs
-	args []any
-	n    int // alias counter
+	args    []any
+	n       int // alias counter
 }
 
 func (b *builder) arg(v any) string {
