@@ -74,3 +74,14 @@ func (t *Template) Fill(versionID int64, lastUpdated time.Time) []byte {
 func Stamp(res *fhir.Value, id string, versionID int64, lastUpdated time.Time) []byte {
 	return NewTemplate(res, id).Fill(versionID, lastUpdated)
 }
+
+// Matches reports whether body, a stored version at versionID stamped
+// lastUpdated, holds the same resource as the template: the same bytes
+// once meta.versionId and meta.lastUpdated are set alike. Both come from
+// the same marshalling, so equal content gives equal bytes.
+func (t *Template) Matches(body []byte, versionID int64, lastUpdated time.Time) bool {
+	if len(body) == 0 {
+		return false
+	}
+	return bytes.Equal(t.Fill(versionID, lastUpdated), body)
+}

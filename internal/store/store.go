@@ -70,6 +70,25 @@ type Write struct {
 	// Index holds the search index values of Resource (nil for a delete);
 	// they replace the resource's previous ones in the same transaction.
 	Index *search.Entries
+	// VersionID, when not zero, is kept as the new version's number
+	// instead of the next one, with LastUpdated as its lastUpdated (zero:
+	// the time of the write): a bulk import keeping the source's versions.
+	// Such a write is idempotent. If the resource is already at VersionID
+	// with the same content (meta.versionId and meta.lastUpdated aside), or
+	// at a later version, nothing is written and Result.Unchanged is set;
+	// at VersionID with other content it fails with 409. A VersionID after
+	// the current version supersedes it (history holds no versions in
+	// between). Imported stamps come from the source's clock, so
+	// lastUpdated no longer follows the order of writes across resources;
+	// within one resource later writes are never stamped before it.
+	// IfMatch and CreateOnly do not apply.
+	VersionID   int64
+	LastUpdated time.Time
+	// IfChanged skips the write (Result.Unchanged) when the current version
+	// has the same content, meta.versionId and meta.lastUpdated aside, so
+	// that importing a resource without a versionId twice leaves one
+	// version.
+	IfChanged bool
 }
 
 // Result is what a write did.
@@ -77,7 +96,9 @@ type Result struct {
 	Version *Version
 	Created bool // no version existed before (201 rather than 200)
 	// Unchanged is set when a delete found nothing to delete (already
-	// deleted or never existed); no version was written.
+	// deleted or never existed), or an import write (VersionID, IfChanged)
+	// found its content already there; no version was written. Version is
+	// then the current one, without its Body.
 	Unchanged bool
 }
 
@@ -112,6 +133,14 @@ type Store interface {
 	// Search finds current, undeleted resources matching q, one page of
 	// them, with what q includes.
 	Search(ctx context.Context, q *search.Query) (*SearchResult, error)
+	// Scan calls fn with each current version of one type that q selects,
+	// in Seq order. It reads a batch at a time by keyset (Seq), never
+	// holding a read transaction while fn runs, so that memory stays flat
+	// and writers are not held back however many versions there are. It
+	// stops at fn's first error and returns it. A version written during
+	// a scan may or may not be seen, and one updated during it may be seen
+	// at its new position rather than its old.
+	Scan(ctx context.Context, q *ScanQuery, fn func(*Version) error) error
 	// Tx runs fn in one database transaction: every Put in it commits
 	// together, or none does when fn or the commit fails. When Tx returns
 	// nil, the writes are durable. fn may be called again after a
@@ -138,6 +167,38 @@ type HistoryQuery struct {
 	// stable while others write; 0 means from the newest.
 	Before int64
 	Count  int // at most this many
+}
+
+// ScanQuery selects current versions of one type for Scan.
+type ScanQuery struct {
+	Type string // required
+	// Since keeps versions last updated at or after it.
+	Since time.Time
+	// After resumes a scan past the version with this Seq (the last one a
+	// previous scan passed to fn); 0 starts from the beginning.
+	After int64
+	// Patients, when not empty, keeps the versions in the compartment of
+	// one of these patients (by Version.Patients, which for a Patient
+	// holds its own id).
+	Patients []string
+	// Deleted scans the resources whose current version is a deletion
+	// (Body nil, Patients empty) instead of the live ones.
+	Deleted bool
+	// Batch is how many versions are read per query; 0 means 1000.
+	Batch int
+}
+
+// ScanBatch is the number of versions Scan reads per query by default.
+const ScanBatch = 1000
+
+// InPatients reports whether v is in the compartment of one of patients.
+func InPatients(v *Version, patients map[string]bool) bool {
+	for _, p := range v.Patients {
+		if patients[p] {
+			return true
+		}
+	}
+	return false
 }
 
 // SearchResult is one page of a search.

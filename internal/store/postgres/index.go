@@ -137,7 +137,7 @@ func (s *statements) createSQL(fill uint8) string {
 	defer s.mu.Unlock()
 	sql, ok := s.create[fill]
 	if !ok {
-		sql = createSQLHead + indexCTEs("r.rid", "r, ", 8, 0, fill) + "\nSELECT seq FROM v"
+		sql = createSQLHead + indexCTEs("r.rid", "r, ", 9, 0, fill) + "\nSELECT seq FROM v"
 		s.create[fill] = sql
 	}
 	return sql

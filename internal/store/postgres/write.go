@@ -32,7 +32,8 @@ const (
 const lockSQL = `SELECT rid, version, seq, deleted, updated, indexed FROM resources WHERE type = $1 AND id = $2 FOR UPDATE`
 
 // createSQLHead begins the statement that writes the first version of a
-// resource, its row and (indexCTEs) its index rows: one round trip. The
+// resource ($8: 1, or an imported version's number), its row and
+// (indexCTEs) its index rows: one round trip. The
 // first version's seq becomes its rid. If the id is taken, by a committed
 // row or by a concurrent transaction that then commits, it writes nothing
 // and returns no row (ON CONFLICT waits for the other transaction rather
@@ -40,13 +41,13 @@ const lockSQL = `SELECT rid, version, seq, deleted, updated, indexed FROM resour
 const createSQLHead = `WITH s AS (SELECT nextval('versions_seq') AS seq),
 r AS (
 	INSERT INTO resources (type, id, rid, version, seq, deleted, updated, indexed)
-	SELECT $1::text, $2::text, s.seq, 1, s.seq, 0, $3::bigint, $5::smallint FROM s
+	SELECT $1::text, $2::text, s.seq, $8::integer, s.seq, 0, $3::bigint, $5::smallint FROM s
 	ON CONFLICT (type, id) DO NOTHING
 	RETURNING rid
 ),
 v AS (
 	INSERT INTO versions (seq, rid, type, id, version, updated, method, body, patients, source)
-	SELECT r.rid, r.rid, $1::text, $2::text, 1, $3::bigint, 1, $4::bytea, $6::text[], $7::text FROM r
+	SELECT r.rid, r.rid, $1::text, $2::text, $8::integer, $3::bigint, 1, $4::bytea, $6::text[], $7::text FROM r
 	RETURNING seq
 )`
 
@@ -285,13 +286,15 @@ func (t *tx) Put(ctx context.Context, w *store.Write) (*store.Result, error) {
 	return nil, fmt.Errorf("put %s/%s: the resource row is neither there nor insertable", w.Type, w.ID)
 }
 
-// create writes version 1 of a resource, or returns nil if it exists.
+// create writes the first version of a resource (version 1, or an
+// import's VersionID), or returns nil if it exists.
 func (t *tx) create(ctx context.Context, w *store.Write) (*store.Result, error) {
 	v := &store.Version{Type: w.Type, ID: w.ID, VersionID: 1, LastUpdated: t.now(time.Time{}), Method: store.Create}
+	imported(w, v)
 	v.Body = template(w).Fill(v.VersionID, v.LastUpdated)
 	v.Patients, v.Source = w.Patients, w.Source
 	rows, fill := t.db.params.indexRows(w.Type, w.Index)
-	args := append([]any{w.Type, w.ID, v.LastUpdated.UnixMilli(), v.Body, int16(fill), nz(w.Patients), w.Source}, rows...)
+	args := append([]any{w.Type, w.ID, v.LastUpdated.UnixMilli(), v.Body, int16(fill), nz(w.Patients), w.Source, int32(v.VersionID)}, rows...)
 	found, err := t.row(ctx, t.db.stmts.createSQL(fill), args, &v.Seq)
 	switch {
 	case err != nil:
@@ -317,9 +320,23 @@ func (t *tx) update(ctx context.Context, w *store.Write, c *current) (*store.Res
 			Type: w.Type, ID: w.ID, VersionID: c.version, Deleted: true, Method: store.Delete, LastUpdated: prev, Seq: c.seq,
 		}}, nil
 	}
+	if !w.Delete && (w.VersionID != 0 || w.IfChanged) {
+		same, err := t.importCheck(ctx, w, c)
+		if err != nil {
+			return nil, err
+		}
+		if same {
+			return &store.Result{Unchanged: true, Version: &store.Version{
+				Type: w.Type, ID: w.ID, VersionID: c.version, Deleted: deleted, LastUpdated: prev, Seq: c.seq,
+			}}, nil
+		}
+	}
 	v := &store.Version{Type: w.Type, ID: w.ID, VersionID: c.version + 1, LastUpdated: t.now(prev), Method: store.Update}
 	if deleted {
 		v.Method = store.Create
+	}
+	if !w.Delete {
+		imported(w, v)
 	}
 	var body any // NULL for a deletion
 	var index *search.Entries
@@ -341,6 +358,45 @@ func (t *tx) update(ctx context.Context, w *store.Write, c *current) (*store.Res
 		return nil, fmt.Errorf("put %s/%s: the locked resource row was not updated", w.Type, w.ID)
 	}
 	return &store.Result{Version: v, Created: deleted}, nil
+}
+
+// imported gives v an import write's version and stamp, when it has them.
+func imported(w *store.Write, v *store.Version) {
+	if w.VersionID == 0 {
+		return
+	}
+	v.VersionID = w.VersionID
+	if !w.LastUpdated.IsZero() {
+		v.LastUpdated = w.LastUpdated.UTC().Truncate(time.Millisecond)
+	}
+}
+
+// importCheck decides an import write (store.Write.VersionID or
+// IfChanged) on the locked resource c: same reports that its content is
+// already there, so nothing is to be written; an error that the given
+// version is there with other content.
+func (t *tx) importCheck(ctx context.Context, w *store.Write, c *current) (same bool, err error) {
+	switch {
+	case w.VersionID != 0 && c.version > w.VersionID:
+		return true, nil // the resource has moved on since the source's version
+	case w.VersionID != 0 && c.version < w.VersionID:
+		return false, nil
+	case c.deleted == 1 && w.VersionID != 0:
+		return false, outcome.Conflict(http.StatusConflict, "%s/%s version %d is a deletion here, not the resource imported", w.Type, w.ID, c.version)
+	case c.deleted == 1:
+		return false, nil
+	}
+	var body []byte
+	if _, err := t.row(ctx, `SELECT body FROM versions WHERE seq = $1`, []any{c.seq}, &body); err != nil {
+		return false, fmt.Errorf("put %s/%s: read current body: %w", w.Type, w.ID, err)
+	}
+	if template(w).Matches(body, c.version, time.UnixMilli(c.updated).UTC()) {
+		return true, nil
+	}
+	if w.VersionID != 0 {
+		return false, outcome.Conflict(http.StatusConflict, "%s/%s version %d is already here with other content", w.Type, w.ID, c.version)
+	}
+	return false, nil
 }
 
 // template returns w's resource ready to stamp, marshalling it if the

@@ -220,20 +220,42 @@ func (w *writeTx) Put(ctx context.Context, wr *store.Write) (*store.Result, erro
 		}
 		return r, nil
 	}
+	var t *store.Template
+	if !wr.Delete {
+		if t = wr.Template; t == nil {
+			t = store.NewTemplate(wr.Resource, wr.ID)
+		}
+	}
+	if exists && !wr.Delete && (wr.VersionID != 0 || wr.IfChanged) {
+		same, err := w.importCheck(ctx, wr, cur, t)
+		if err != nil || same {
+			if same {
+				return &store.Result{Unchanged: true, Version: &store.Version{Type: wr.Type, ID: wr.ID, VersionID: cur.version, Deleted: cur.deleted,
+					LastUpdated: time.UnixMilli(cur.updated).UTC(), Seq: cur.seq}}, nil
+			}
+			return nil, err
+		}
+	}
 	v := &store.Version{Type: wr.Type, ID: wr.ID, VersionID: 1, LastUpdated: w.now(), Method: store.Create}
 	if exists {
 		v.VersionID = cur.version + 1
 		if !cur.deleted {
 			v.Method = store.Update
 		}
+		// An imported version may carry a stamp ahead of this clock.
+		if prev := time.UnixMilli(cur.updated).UTC(); v.LastUpdated.Before(prev) {
+			v.LastUpdated = prev
+		}
+	}
+	if wr.VersionID != 0 && !wr.Delete {
+		v.VersionID = wr.VersionID
+		if !wr.LastUpdated.IsZero() {
+			v.LastUpdated = wr.LastUpdated.UTC().Truncate(time.Millisecond)
+		}
 	}
 	if wr.Delete {
 		v.Deleted, v.Method = true, store.Delete
 	} else {
-		t := wr.Template
-		if t == nil {
-			t = store.NewTemplate(wr.Resource, wr.ID)
-		}
 		v.Body = t.Fill(v.VersionID, v.LastUpdated)
 	}
 	ms := v.LastUpdated.UnixMilli()
@@ -272,9 +294,39 @@ func (w *writeTx) Put(ctx context.Context, wr *store.Write) (*store.Result, erro
 	return &store.Result{Version: v, Created: !exists || cur.deleted}, nil
 }
 
+// importCheck decides an import write (store.Write.VersionID or
+// IfChanged) on an existing resource: same reports that its content is
+// already there, so nothing is to be written; an error that the given
+// version is there with other content.
+func (w *writeTx) importCheck(ctx context.Context, wr *store.Write, cur *current, t *store.Template) (same bool, err error) {
+	if wr.VersionID != 0 && cur.version > wr.VersionID {
+		return true, nil // the resource has moved on since the source's version
+	}
+	if wr.VersionID != 0 && cur.version < wr.VersionID {
+		return false, nil
+	}
+	if cur.deleted {
+		if wr.VersionID != 0 {
+			return false, outcome.Conflict(http.StatusConflict, "%s/%s version %d is a deletion here, not the resource imported", wr.Type, wr.ID, cur.version)
+		}
+		return false, nil
+	}
+	var body []byte
+	if err := w.db.writeSQL.body.QueryRowContext(ctx, cur.seq).Scan(&body); err != nil {
+		return false, fmt.Errorf("sqlite: put %s/%s: read current body: %w", wr.Type, wr.ID, err)
+	}
+	if t.Matches(body, cur.version, time.UnixMilli(cur.updated).UTC()) {
+		return true, nil
+	}
+	if wr.VersionID != 0 {
+		return false, outcome.Conflict(http.StatusConflict, "%s/%s version %d is already here with other content", wr.Type, wr.ID, cur.version)
+	}
+	return false, nil
+}
+
 // writeStmts are the writer's statements, prepared once on its connection.
 type writeStmts struct {
-	current, read                                 *sql.Stmt
+	current, read, body                           *sql.Stmt
 	insertVersion, updateResource, insertResource *sql.Stmt
 }
 
@@ -297,6 +349,7 @@ func prepareWrite(ctx context.Context, conn *sql.Conn) (*writeStmts, error) {
 	}{
 		{&s.current, `SELECT rid, version, seq, deleted, updated FROM resources WHERE type = ? AND id = ?`},
 		{&s.read, readCurrentSQL},
+		{&s.body, `SELECT body FROM versions WHERE seq = ?`},
 		{&s.insertVersion, `INSERT INTO versions (seq, rid, type, id, version, updated, method, body, patients, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&s.updateResource, `UPDATE resources SET version = ?, seq = ?, deleted = ?, updated = ? WHERE type = ? AND id = ?`},
 		{&s.insertResource, `INSERT INTO resources (type, id, rid, version, seq, deleted, updated) VALUES (?, ?, ?, ?, ?, ?, ?)`},

@@ -44,6 +44,8 @@ func Run(t *testing.T, open Opener) {
 		{"ConcurrentCreateOnly", testConcurrentCreateOnly},
 		{"CrossedTx", testCrossedTx},
 		{"Lock", testLock},
+		{"Scan", testScan},
+		{"ImportWrites", testImportWrites},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
