@@ -129,6 +129,8 @@ func TestSearch(t *testing.T) {
 			{"quantity gt", "Observation?value-quantity=gt130", "Observation/o1 Observation/o2", false},
 			{"quantity with unit", "Observation?value-quantity=le50|http://unitsofmeasure.org|mmol/mol", "Observation/o3", false},
 			{"quantity wrong unit", "Observation?value-quantity=48||mm[Hg]", "", false},
+			{"quantity in another unit", "Observation?value-quantity=0.048|http://unitsofmeasure.org|mol/mol", "Observation/o3", false},
+			{"quantity pressure in kPa", "Observation?value-quantity=gt19|http://unitsofmeasure.org|kPa", "Observation/o1", false},
 			{"quantity ap", "Observation?value-quantity=ap140", "Observation/o1 Observation/o2", false},
 			{"quantity ap narrow", "Observation?value-quantity=ap160", "Observation/o1", false},
 			// reference

@@ -352,3 +352,32 @@ func lookupAtom(sym string) (atom, *big.Rat, bool) {
 	}
 	return atom{}, nil, false
 }
+
+var dimNames = [numDims]string{"m", "g", "s", "rad", "K", "C", "cd", "mol", "mo"}
+
+// CanonicalUnit converts value in the UCUM unit code to base units and
+// names those units by their dimensions ("g" for mg, "g.m-3" for mg/dL,
+// "mol.m-3" for mmol/L), so that quantities in different units of one kind
+// can be indexed and searched together. ok is false for units it does not
+// know and for special units (Cel, [iU]), which compare only with
+// themselves.
+func CanonicalUnit(code string, value float64) (canonical string, v float64, ok bool) {
+	u, ok := parseUnit(code)
+	if !ok || u.special {
+		return "", 0, false
+	}
+	var parts []string
+	for i, n := range u.dims {
+		switch {
+		case n == 1:
+			parts = append(parts, dimNames[i])
+		case n != 0:
+			parts = append(parts, dimNames[i]+strconv.Itoa(int(n)))
+		}
+	}
+	f, _ := u.factor.Float64()
+	if len(parts) == 0 {
+		return "1", value * f, true
+	}
+	return strings.Join(parts, "."), value * f, true
+}

@@ -373,6 +373,10 @@ func (e *Entries) addQuantity(param, typ string, v *fhir.Value) {
 
 const ucumSystem = "http://unitsofmeasure.org"
 
+// CanonicalSystem marks a composite's second quantity row that holds the
+// value in canonical units, beside the row with the unit as recorded.
+const CanonicalSystem = "urn:sharedcare:ucum-canonical"
+
 // addComposite indexes each value of the composite's expression as a
 // combination of its components' values.
 func (e *Entries) addComposite(ctx context.Context, cp *compiledParam, items []fhirpath.Item, root fhirpath.Item) error {
@@ -437,8 +441,8 @@ func compositeB(param string, a TokenEntry, b Entries) []CompositeEntry {
 		c := base
 		c.BSystem, c.BCode, c.BLow, c.BHigh, c.HasNumber = q.System, q.Code, q.Value, q.Value, true
 		out = append(out, c)
-		if q.CanonicalCode != "" && q.CanonicalCode != q.Code {
-			c.BSystem, c.BCode, c.BLow, c.BHigh = ucumSystem, q.CanonicalCode, q.CanonicalValue, q.CanonicalValue
+		if q.CanonicalCode != "" {
+			c.BSystem, c.BCode, c.BLow, c.BHigh = CanonicalSystem, q.CanonicalCode, q.CanonicalValue, q.CanonicalValue
 			out = append(out, c)
 		}
 	}

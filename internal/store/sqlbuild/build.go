@@ -443,9 +443,9 @@ func (b *builder) composite(f *search.Filter, v *search.Value) (string, error) {
 		c += " AND b_code = " + b.arg(p.Code)
 	case "quantity":
 		if p.CanonicalCode != "" {
-			c += " AND b_code = " + b.arg(p.CanonicalCode) + " AND " + b.number("b_lo", p.Prefix, p.CanonicalValue, p.CanonicalLow, p.CanonicalHigh)
+			c += " AND b_system = " + b.arg(search.CanonicalSystem) + " AND b_code = " + b.arg(p.CanonicalCode) + " AND " + b.number("b_lo", p.Prefix, p.CanonicalValue, p.CanonicalLow, p.CanonicalHigh)
 		} else {
-			c += " AND " + b.number("b_lo", p.Prefix, p.Number, p.Low, p.High)
+			c += " AND b_system != " + b.arg(search.CanonicalSystem) + " AND " + b.number("b_lo", p.Prefix, p.Number, p.Low, p.High)
 			if p.UnitCode != "" {
 				c += " AND b_code = " + b.arg(p.UnitCode)
 			}
