@@ -43,7 +43,10 @@ func (r *Report) WritePlot(w io.Writer) error {
 	p(`<text x="%d" y="42" fill="#555">%s</text>`+"\n", plotLeft, esc(fmt.Sprintf("%s, %.0f s; %s requests, %s errors, %s shed; p99 %.0f ms overall",
 		r.Target, r.Seconds, thousands(r.Requests.Count), thousands(r.Requests.Errors), thousands(r.Requests.Shed), r.Requests.P99)))
 
-	secs := float64(max(len(r.Timeline), 1))
+	// The time axis runs to its last round tick, so that tick is drawn
+	// inside the frame.
+	xt := ticks(float64(max(len(r.Timeline), 1)))
+	secs := xt[len(xt)-1]
 	latency := []series{
 		{"p50", "p50 request", "#1f77b4", false, func(s Second) (float64, bool) { return s.P50, s.Requests > s.Errors+s.Shed }},
 		{"p99", "p99 request", "#d62728", false, func(s Second) (float64, bool) { return s.P99, s.Requests > s.Errors+s.Shed }},
@@ -59,7 +62,7 @@ func (r *Report) WritePlot(w io.Writer) error {
 	r.panel(bw, "latency (ms)", latTop, latBottom, secs, latency)
 	r.panel(bw, "per second", rateTop, rateBottom, secs, rates)
 	// The time axis, under the lower panel.
-	for _, t := range ticks(secs) {
+	for _, t := range xt {
 		x := xOf(t, secs)
 		p(`<text x="%.1f" y="%d" text-anchor="middle">%s</text>`+"\n", x, rateBottom+16, num(t))
 	}
