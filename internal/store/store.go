@@ -184,6 +184,10 @@ type ScanQuery struct {
 	// Deleted scans the resources whose current version is a deletion
 	// (Body nil, Patients empty) instead of the live ones.
 	Deleted bool
+	// Match, when not empty, keeps the resources that match at least one
+	// of these searches of Type (their filters; paging, sorting and
+	// includes are ignored): a bulk export's _typeFilter.
+	Match []*search.Query
 	// Batch is how many versions are read per query; 0 means 1000.
 	Batch int
 }

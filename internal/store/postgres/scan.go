@@ -2,13 +2,13 @@ package postgres
 
 import (
 	"context"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"sharedcare/internal/store"
+	"sharedcare/internal/store/sqlbuild"
 )
 
 // fewPatients is the most patients a scan finds through the reference
@@ -34,7 +34,10 @@ func (db *DB) Scan(ctx context.Context, q *store.ScanQuery, fn func(*store.Versi
 			keep[p] = true
 		}
 	}
-	query, args := scanSQL(q, batch)
+	query, args, err := scanSQL(q, db.params.id, batch)
+	if err != nil {
+		return err
+	}
 	after := q.After
 	buf := make([]*store.Version, 0, batch)
 	for {
@@ -81,31 +84,34 @@ func (db *DB) Scan(ctx context.Context, q *store.ScanQuery, fn func(*store.Versi
 	}
 }
 
-// scanSQL is a scan's batch query; $1 is the type and $2 the seq to
-// continue after.
-func scanSQL(q *store.ScanQuery, batch int) (string, []any) {
+// scanSQL is a scan's batch query, written with sqlbuild's '?'
+// placeholders and renumbered; its second argument is the seq to continue
+// after.
+func scanSQL(q *store.ScanQuery, ids sqlbuild.ParamIDs, batch int) (string, []any, error) {
 	const cols = `v.seq, v.id, v.version, v.updated, v.method, v.body, v.patients, v.source, v.rid`
 	args := []any{q.Type, int64(0)}
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
 	var b strings.Builder
 	if len(q.Patients) > 0 && len(q.Patients) <= fewPatients && !q.Deleted {
 		// The rids that refer to the patients, and the patients themselves:
 		// a superset of the compartment, narrowed by v.patients.
-		ids := arg(q.Patients)
 		b.WriteString(`SELECT ` + cols + ` FROM resources r JOIN versions v ON v.seq = r.seq
-WHERE r.type = $1 AND r.seq > $2 AND r.deleted = 0 AND (r.rid IN (SELECT rid FROM idx_reference WHERE target_id = ANY(` + ids + `::text[]) AND target_type = 'Patient')`)
+WHERE r.type = ? AND r.seq > ? AND r.deleted = 0 AND (r.rid IN (SELECT rid FROM idx_reference WHERE target_id = ANY(?::text[]) AND target_type = 'Patient')`)
+		args = append(args, q.Patients)
 		if q.Type == "Patient" {
-			b.WriteString(` OR r.id = ANY(` + ids + `::text[])`)
+			b.WriteString(` OR r.id = ANY(?::text[])`)
+			args = append(args, q.Patients)
 		}
 		b.WriteString(`)`)
 		if !q.Since.IsZero() {
-			b.WriteString(` AND r.updated >= ` + arg(q.Since.UnixMilli()))
+			b.WriteString(` AND r.updated >= ?`)
+			args = append(args, q.Since.UnixMilli())
 		}
-		b.WriteString(` ORDER BY r.seq LIMIT ` + arg(batch))
-		return b.String(), args
+		args, err := match(&b, args, q, ids)
+		if err != nil {
+			return "", nil, err
+		}
+		b.WriteString(` ORDER BY r.seq LIMIT ?`)
+		return renumber(b.String()), pgArgs(append(args, batch)), nil
 	}
 	live := "NOT NULL"
 	if q.Deleted {
@@ -114,13 +120,41 @@ WHERE r.type = $1 AND r.seq > $2 AND r.deleted = 0 AND (r.rid IN (SELECT rid FRO
 	// Every version of the type in seq order (versions_type), kept if it
 	// is the current one.
 	b.WriteString(`SELECT ` + cols + ` FROM versions v JOIN resources r ON r.type = v.type AND r.id = v.id AND r.seq = v.seq
-WHERE v.type = $1 AND v.seq > $2 AND v.body IS ` + live)
+WHERE v.type = ? AND v.seq > ? AND v.body IS ` + live)
 	if len(q.Patients) > 0 && !q.Deleted {
-		b.WriteString(` AND v.patients && ` + arg(q.Patients) + `::text[]`)
+		b.WriteString(` AND v.patients && ?::text[]`)
+		args = append(args, q.Patients)
 	}
 	if !q.Since.IsZero() {
-		b.WriteString(` AND v.updated >= ` + arg(q.Since.UnixMilli()))
+		b.WriteString(` AND v.updated >= ?`)
+		args = append(args, q.Since.UnixMilli())
 	}
-	b.WriteString(` ORDER BY v.seq LIMIT ` + arg(batch))
-	return b.String(), args
+	args, err := match(&b, args, q, ids)
+	if err != nil {
+		return "", nil, err
+	}
+	b.WriteString(` ORDER BY v.seq LIMIT ?`)
+	return renumber(b.String()), pgArgs(append(args, batch)), nil
+}
+
+// match adds q.Match's searches, any of which the resource row r must
+// match.
+func match(b *strings.Builder, args []any, q *store.ScanQuery, ids sqlbuild.ParamIDs) ([]any, error) {
+	if len(q.Match) == 0 || q.Deleted {
+		return args, nil
+	}
+	b.WriteString(` AND (`)
+	for i, m := range q.Match {
+		where, margs, err := sqlbuild.Where(sqlbuild.PostgreSQL, m, ids)
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 {
+			b.WriteString(` OR `)
+		}
+		b.WriteString(`(` + where + `)`)
+		args = append(args, margs...)
+	}
+	b.WriteString(`)`)
+	return args, nil
 }

@@ -121,6 +121,19 @@ func Count(d Dialect, q *search.Query, ids ParamIDs) (string, []any, error) {
 	return "SELECT count(*) FROM resources r WHERE " + where, b.args, nil
 }
 
+// Where returns the conditions q puts on a resource row aliased r (its
+// type, compartment and filters, and r.deleted = 0), for a caller that
+// selects and orders resources its own way, as a bulk export's
+// _typeFilter does.
+func Where(d Dialect, q *search.Query, ids ParamIDs) (string, []any, error) {
+	b := &builder{dialect: d, ids: ids}
+	where, err := b.where(q)
+	if err != nil {
+		return "", nil, err
+	}
+	return where, b.args, nil
+}
+
 func (b *builder) where(q *search.Query) (string, error) {
 	types := Scope(q)
 	// One selective condition drives the query, as "r.rid IN (rows of an

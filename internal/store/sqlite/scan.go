@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"sharedcare/internal/store"
+	"sharedcare/internal/store/sqlbuild"
 )
 
 // fewPatients is the most patients a scan finds through the reference
@@ -35,7 +36,10 @@ func (db *DB) Scan(ctx context.Context, q *store.ScanQuery, fn func(*store.Versi
 	after := q.After
 	buf := make([]*store.Version, 0, batch)
 	for {
-		query, args := scanSQL(q, after, batch)
+		query, args, err := scanSQL(q, db.params.id, after, batch)
+		if err != nil {
+			return err
+		}
 		rows, err := db.read.QueryContext(ctx, query, args...)
 		if err != nil {
 			return fmt.Errorf("sqlite: scan %s: %w", q.Type, err)
@@ -77,7 +81,7 @@ func (db *DB) Scan(ctx context.Context, q *store.ScanQuery, fn func(*store.Versi
 }
 
 // scanSQL is one batch of a scan after seq after.
-func scanSQL(q *store.ScanQuery, after int64, batch int) (string, []any) {
+func scanSQL(q *store.ScanQuery, ids sqlbuild.ParamIDs, after int64, batch int) (string, []any, error) {
 	const cols = `v.seq, v.id, v.version, v.updated, v.method, v.body, v.patients, v.source, v.rid`
 	live := "NOT NULL"
 	if q.Deleted {
@@ -105,8 +109,12 @@ WHERE r.type = ? AND r.seq > ? AND r.deleted = 0 AND (r.rid IN (SELECT rid FROM 
 			b.WriteString(` AND r.updated >= ?`)
 			args = append(args, q.Since.UnixMilli())
 		}
+		args, err := match(&b, args, q, ids)
+		if err != nil {
+			return "", nil, err
+		}
 		b.WriteString(` ORDER BY r.seq LIMIT ?`)
-		return b.String(), append(args, batch)
+		return b.String(), append(args, batch), nil
 	}
 	// Every version of the type in write order, kept if it is the current
 	// one: versions are stored by seq, so the bodies are read in the order
@@ -117,6 +125,32 @@ WHERE v.type = ? AND v.seq > ? AND v.body IS ` + live)
 		b.WriteString(` AND v.updated >= ?`)
 		args = append(args, q.Since.UnixMilli())
 	}
+	args, err := match(&b, args, q, ids)
+	if err != nil {
+		return "", nil, err
+	}
 	b.WriteString(` ORDER BY v.seq LIMIT ?`)
-	return b.String(), append(args, batch)
+	return b.String(), append(args, batch), nil
+}
+
+// match adds q.Match's searches, any of which the resource row r must
+// match.
+func match(b *strings.Builder, args []any, q *store.ScanQuery, ids sqlbuild.ParamIDs) ([]any, error) {
+	if len(q.Match) == 0 || q.Deleted {
+		return args, nil
+	}
+	b.WriteString(` AND (`)
+	for i, m := range q.Match {
+		where, margs, err := sqlbuild.Where(sqlbuild.SQLite, m, ids)
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 {
+			b.WriteString(` OR `)
+		}
+		b.WriteString(`(` + where + `)`)
+		args = append(args, margs...)
+	}
+	b.WriteString(`)`)
+	return args, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -172,5 +173,28 @@ func testImportWrites(t *testing.T, s store.Store) {
 	}
 	if v, err := s.Read(ctx, "Patient", "batch2"); err != nil || v.VersionID != 2 {
 		t.Errorf("Read batch2 = %v, %v; want version 2", v, err)
+	}
+}
+
+func testScanMatch(t *testing.T, s store.Store) {
+	for i := range 6 {
+		w := obsOf(t, fmt.Sprintf("m%d", i), "pm", "x")
+		w.Index.Tokens = []search.TokenEntry{{Param: "status", Code: []string{"final", "amended", "preliminary"}[i%3]}}
+		mustPut(t, s, w)
+	}
+	parse := func(raw string) *search.Query {
+		vals, _ := url.ParseQuery(raw)
+		q, err := search.Parse("Observation", vals, search.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q
+	}
+	for _, patients := range [][]string{nil, {"pm"}} {
+		got, _ := scanIDs(t, s, &store.ScanQuery{Type: "Observation", Patients: patients, Batch: 2,
+			Match: []*search.Query{parse("status=final"), parse("status=preliminary")}})
+		if got != "m0 m2 m3 m5" {
+			t.Errorf("Scan patients %v matching status=final or status=preliminary = %s, want m0 m2 m3 m5", patients, got)
+		}
 	}
 }

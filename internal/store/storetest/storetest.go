@@ -45,6 +45,7 @@ func Run(t *testing.T, open Opener) {
 		{"CrossedTx", testCrossedTx},
 		{"Lock", testLock},
 		{"Scan", testScan},
+		{"ScanMatch", testScanMatch},
 		{"ImportWrites", testImportWrites},
 	}
 	for _, tt := range tests {
