@@ -1,5 +1,5 @@
-// Package server assembles the record, its faces (the FHIR API, and as they
-// land the web apps and workers) and the middleware around them into one
+// Package server assembles the record, its faces (the FHIR API, the web
+// apps, and as they land the workers) and the middleware around them into one
 // http.Handler with a lifecycle. Only server and cmd/sharedcare see a
 // concrete storage backend.
 package server
@@ -17,6 +17,7 @@ import (
 	"sharedcare/internal/record"
 	"sharedcare/internal/store"
 	"sharedcare/internal/validate"
+	"sharedcare/internal/web"
 )
 
 // Options configure a Server. Zero values are working defaults.
@@ -95,6 +96,8 @@ func New(opts Options) *Server {
 	rec := record.New(record.Options{Store: opts.Store, Validator: opts.Validator, Log: opts.Log.With("component", "record")})
 	fhirAPI := api.New(api.Options{Record: rec, MaxBody: opts.MaxBody, BaseURL: opts.BaseURL, Version: opts.Version, Log: opts.Log.With("component", "api"),
 		Security: &api.Security{Authorize: e.Authorize, Token: e.Token, Introspect: e.Introspect, Revoke: e.Revoke}})
+	apps := web.New(web.Options{Record: rec, Auth: authz, Origin: opts.Auth.Issuer, FHIRBase: opts.Auth.FHIRBase,
+		Now: opts.Auth.Now, Log: opts.Log.With("component", "web")})
 	s := &Server{store: opts.Store, log: opts.Log, metrics: &metrics{started: time.Now()}, auth: authz, insecure: opts.InsecureNoAuth}
 	if s.insecure {
 		s.warnInsecure(context.Background())
@@ -111,7 +114,7 @@ func New(opts Options) *Server {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.ready)
 	mux.HandleFunc("GET /metrics", s.serveMetrics)
-	mux.HandleFunc("GET /{$}", home)
+	mux.Handle("/", apps) // the patient and clinician apps, and every other page
 	s.handler = securityHeaders(api.WithRequestID(record.NewUUID()[:8]+"-", s.metrics.count(compress(newLimiter(opts.MaxActive, opts.MaxQueue, opts.MaxWait, s.metrics, mux)))))
 	return s
 }
@@ -155,10 +158,4 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Write([]byte("ready\n"))
-}
-
-func home(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Write([]byte(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>sharedcare</title></head>
-<body><h1>sharedcare</h1><p>The FHIR R4 API is at <a href="/fhir/metadata">/fhir</a>.</p></body></html>`))
 }
