@@ -11,35 +11,29 @@ import (
 	"time"
 
 	"sharedcare/internal/auth"
-	"sharedcare/internal/fhir"
 	"sharedcare/internal/synth"
 )
 
 // LoadDemo loads the demo population through the FHIR API, as any client
 // would load it: one transaction per Bundle. A database that already holds
 // the demo practice is left as it is, so restarting with --demo keeps
-// whatever was done to the demo records meanwhile. It returns the
+// whatever was done to the demo records meanwhile; the day of until gets
+// its appointment list either way. It returns the
 // population, whose people the caller can name to the user.
 func (s *Server) LoadDemo(ctx context.Context, until time.Time) (*synth.DemoPopulation, error) {
 	demo, err := synth.Demo(until)
 	if err != nil {
 		return nil, fmt.Errorf("demo population: %w", err)
 	}
-	if _, err := s.store.Read(ctx, "Organization", demo.Practice.ID); err == nil {
-		return demo, nil
+	if _, err := s.store.Read(ctx, "Organization", demo.Practice.ID); err != nil {
+		for i, b := range demo.Bundles {
+			if err := s.postDemo(ctx, b); err != nil {
+				return nil, fmt.Errorf("demo bundle %d of %d: %w", i+1, len(demo.Bundles), err)
+			}
+		}
 	}
-	for i, b := range demo.Bundles {
-		req, err := http.NewRequestWithContext(auth.NewContext(ctx, loader), http.MethodPost, "/fhir", bytes.NewReader(fhir.Marshal(b)))
-		if err != nil {
-			return nil, err
-		}
-		req.Header.Set("Content-Type", "application/fhir+json")
-		req.Header.Set("Prefer", "return=minimal")
-		rec := &bufferedResponse{header: http.Header{}}
-		s.handler.ServeHTTP(rec, req)
-		if rec.status != http.StatusOK {
-			return nil, fmt.Errorf("demo bundle %d of %d: status %d: %.500s", i+1, len(demo.Bundles), rec.status, rec.body.String())
-		}
+	if err := s.loadDemoAppointments(ctx, demo, until); err != nil {
+		return nil, fmt.Errorf("demo appointments: %w", err)
 	}
 	return demo, nil
 }
