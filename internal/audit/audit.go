@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -73,109 +74,135 @@ func action(interaction string) string {
 }
 
 // Resource renders an event as an AuditEvent
-// (https://hl7.org/fhir/R4/auditevent.html), with a new id.
-func Resource(e *Event) (id string, body []byte) {
-	var b [16]byte
-	rand.Read(b[:])
-	id = hex.EncodeToString(b[:])
-	str := fhir.StringValue
-	arr := func(items ...fhir.Value) fhir.Value { return fhir.Value{Kind: fhir.Array, Items: items} }
-	coding := func(system, code, display string) fhir.Value {
-		c := fhir.ObjectValue("system", str(system), "code", str(code))
-		if display != "" {
-			c.Set("display", str(display))
-		}
-		return c
-	}
-	ev := fhir.ObjectValue(
-		"resourceType", str("AuditEvent"),
-		"id", str(id),
-		"type", coding("http://terminology.hl7.org/CodeSystem/audit-event-type", "rest", "RESTful Operation"),
-		"subtype", arr(coding("http://hl7.org/fhir/restful-interaction", e.Interaction, "")),
-		"action", str(action(e.Interaction)),
-		"recorded", str(e.When.UTC().Format(store.InstantFormat)),
-		"outcome", str(string(e.Outcome)),
-	)
+// (https://hl7.org/fhir/R4/auditevent.html) with the given id.
+func Resource(e *Event, id string) []byte {
+	w := jsonWriter{b: make([]byte, 0, 1024)}
+	w.raw(`{"resourceType":"AuditEvent","id":`)
+	w.str(id)
+	w.raw(`,"type":{"system":"http://terminology.hl7.org/CodeSystem/audit-event-type","code":"rest","display":"RESTful Operation"}`)
+	w.raw(`,"subtype":[{"system":"http://hl7.org/fhir/restful-interaction","code":`)
+	w.str(e.Interaction)
+	w.raw(`}],"action":`)
+	w.str(action(e.Interaction))
+	w.raw(`,"recorded":`)
+	w.b = append(w.b, '"')
+	w.b = e.When.UTC().AppendFormat(w.b, store.InstantFormat)
+	w.b = append(w.b, '"')
+	w.raw(`,"outcome":`)
+	w.str(string(e.Outcome))
 	if e.Detail != "" {
-		ev.Set("outcomeDesc", str(e.Detail))
+		w.raw(`,"outcomeDesc":`)
+		w.str(e.Detail)
 	}
 	if e.Purpose != "" {
-		pc := fhir.ObjectValue("coding", arr(coding("http://terminology.hl7.org/CodeSystem/v3-ActReason", e.Purpose, "")))
+		w.raw(`,"purposeOfEvent":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActReason","code":`)
+		w.str(e.Purpose)
+		w.raw(`}]`)
 		if e.Reason != "" {
-			pc.Set("text", str(e.Reason))
+			w.raw(`,"text":`)
+			w.str(e.Reason)
 		}
-		ev.Set("purposeOfEvent", arr(pc))
+		w.raw(`}]`)
 	}
-	who := fhir.Value{Kind: fhir.Object}
-	if e.Actor.Reference != "" {
-		who.Set("reference", str(e.Actor.Reference))
-	}
-	if e.Actor.Name != "" {
-		who.Set("display", str(e.Actor.Name))
-	} else if e.Actor.Subject != "" {
-		who.Set("display", str(e.Actor.Subject))
-	} else {
-		who.Set("display", str("anonymous"))
-	}
-	agent := fhir.ObjectValue(
-		"type", fhir.ObjectValue("coding", arr(coding("http://terminology.hl7.org/CodeSystem/extra-security-role-type", "humanuser", "human user"))),
-		"who", who,
-		"requestor", fhir.BoolValue(true),
-	)
+	role := `{"system":"http://terminology.hl7.org/CodeSystem/extra-security-role-type","code":"humanuser","display":"human user"}`
 	if e.Actor.Kind == "system" {
-		agent.Set("type", fhir.ObjectValue("coding", arr(coding("http://terminology.hl7.org/CodeSystem/extra-security-role-type", "dataprocessor", "data processor"))))
+		role = `{"system":"http://terminology.hl7.org/CodeSystem/extra-security-role-type","code":"dataprocessor","display":"data processor"}`
 	}
+	w.raw(`,"agent":[{"type":{"coding":[` + role + `]},"who":{`)
+	if e.Actor.Reference != "" {
+		w.raw(`"reference":`)
+		w.str(e.Actor.Reference)
+		w.raw(`,`)
+	}
+	w.raw(`"display":`)
+	switch {
+	case e.Actor.Name != "":
+		w.str(e.Actor.Name)
+	case e.Actor.Subject != "":
+		w.str(e.Actor.Subject)
+	default:
+		w.str("anonymous")
+	}
+	w.raw(`}`)
 	if e.Actor.Subject != "" {
-		agent.Set("altId", str(e.Actor.Subject))
+		w.raw(`,"altId":`)
+		w.str(e.Actor.Subject)
 	}
+	w.raw(`,"requestor":true`)
 	if e.Actor.Address != "" {
-		agent.Set("network", fhir.ObjectValue("address", str(e.Actor.Address), "type", str("2")))
+		w.raw(`,"network":{"address":`)
+		w.str(e.Actor.Address)
+		w.raw(`,"type":"2"}`)
 	}
-	agents := []fhir.Value{agent}
+	w.raw(`}`)
 	if e.Actor.Organization != "" {
-		org := fhir.ObjectValue("reference", str(e.Actor.Organization))
+		w.raw(`,{"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-RoleClass","code":"PROV","display":"healthcare provider"}]},"who":{"reference":`)
+		w.str(e.Actor.Organization)
 		if e.Actor.ODSCode != "" {
-			org.Set("identifier", fhir.ObjectValue("system", str("https://fhir.nhs.uk/Id/ods-organization-code"), "value", str(e.Actor.ODSCode)))
+			w.raw(`,"identifier":{"system":"https://fhir.nhs.uk/Id/ods-organization-code","value":`)
+			w.str(e.Actor.ODSCode)
+			w.raw(`}`)
 		}
-		agents = append(agents, fhir.ObjectValue(
-			"type", fhir.ObjectValue("coding", arr(coding("http://terminology.hl7.org/CodeSystem/v3-RoleClass", "PROV", "healthcare provider"))),
-			"who", org, "requestor", fhir.BoolValue(false)))
+		w.raw(`},"requestor":false}`)
 	}
 	if e.Actor.ClientID != "" {
-		agents = append(agents, fhir.ObjectValue(
-			"type", fhir.ObjectValue("coding", arr(coding("http://terminology.hl7.org/CodeSystem/extra-security-role-type", "dataprocessor", "application"))),
-			"who", fhir.ObjectValue("identifier", fhir.ObjectValue("system", str("urn:ietf:rfc:6749:client_id"), "value", str(e.Actor.ClientID))),
-			"requestor", fhir.BoolValue(false)))
+		w.raw(`,{"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/extra-security-role-type","code":"dataprocessor","display":"application"}]},"who":{"identifier":{"system":"urn:ietf:rfc:6749:client_id","value":`)
+		w.str(e.Actor.ClientID)
+		w.raw(`}},"requestor":false}`)
 	}
-	ev.Set("agent", arr(agents...))
-	src := fhir.ObjectValue("observer", fhir.ObjectValue("display", str("sharedcare")))
+	w.raw(`],"source":{`)
 	if e.RequestID != "" {
-		src.Set("site", str(e.RequestID))
+		w.raw(`"site":`)
+		w.str(e.RequestID)
+		w.raw(`,`)
 	}
-	ev.Set("source", src)
-	var entities []fhir.Value
+	w.raw(`"observer":{"display":"sharedcare"}}`)
+	sep := `,"entity":[`
+	entity := func() {
+		w.raw(sep)
+		sep = ","
+	}
 	for _, p := range e.Patients {
-		entities = append(entities, fhir.ObjectValue(
-			"what", fhir.ObjectValue("reference", str("Patient/"+p)),
-			"type", coding("http://terminology.hl7.org/CodeSystem/audit-entity-type", "1", "Person"),
-			"role", coding("http://terminology.hl7.org/CodeSystem/object-role", "1", "Patient")))
+		entity()
+		w.raw(`{"what":{"reference":`)
+		w.str("Patient/" + p)
+		w.raw(`},"type":{"system":"http://terminology.hl7.org/CodeSystem/audit-entity-type","code":"1","display":"Person"},"role":{"system":"http://terminology.hl7.org/CodeSystem/object-role","code":"1","display":"Patient"}}`)
 	}
 	for _, r := range e.Resources {
-		entities = append(entities, fhir.ObjectValue(
-			"what", fhir.ObjectValue("reference", str(r)),
-			"type", coding("http://terminology.hl7.org/CodeSystem/audit-entity-type", "2", "System Object")))
+		entity()
+		w.raw(`{"what":{"reference":`)
+		w.str(r)
+		w.raw(`},"type":{"system":"http://terminology.hl7.org/CodeSystem/audit-entity-type","code":"2","display":"System Object"}}`)
 	}
 	if e.Query != "" {
-		entities = append(entities, fhir.ObjectValue(
-			"type", coding("http://terminology.hl7.org/CodeSystem/audit-entity-type", "2", "System Object"),
-			"role", coding("http://terminology.hl7.org/CodeSystem/object-role", "24", "Query"),
-			"query", str(base64.StdEncoding.EncodeToString([]byte(e.Query)))))
+		entity()
+		w.raw(`{"type":{"system":"http://terminology.hl7.org/CodeSystem/audit-entity-type","code":"2","display":"System Object"},"role":{"system":"http://terminology.hl7.org/CodeSystem/object-role","code":"24","display":"Query"},"query":`)
+		w.str(base64.StdEncoding.EncodeToString([]byte(e.Query)))
+		w.raw(`}`)
 	}
-	if len(entities) > 0 {
-		ev.Set("entity", arr(entities...))
+	if sep == "," {
+		w.raw(`]`)
 	}
-	return id, fhir.Marshal(ev)
+	w.raw(`}`)
+	return w.b
 }
+
+// newID returns an id that sorts by time: 16 hex digits of the time in
+// nanoseconds, then 16 random ones. Ids that grow keep the trail's id
+// index appending to its last page, instead of writing a random page of
+// it for every event.
+func newID(t time.Time) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(t.UnixNano()))
+	rand.Read(b[8:])
+	return hex.EncodeToString(b[:])
+}
+
+// jsonWriter appends JSON.
+type jsonWriter struct{ b []byte }
+
+func (w *jsonWriter) raw(s string) { w.b = append(w.b, s...) }
+func (w *jsonWriter) str(s string) { w.b = fhir.AppendQuoted(w.b, s) }
 
 // Trail writes events to the store's audit trail.
 type Trail struct {
@@ -200,8 +227,7 @@ func (t *Trail) Record(ctx context.Context, events ...*Event) error {
 		}
 		patients := dedupe(e.Patients)
 		e.Patients = patients
-		id, body := Resource(e)
-		recs = append(recs, &store.AuditRecord{ID: id, Recorded: e.When, Patients: patients, Body: body})
+		recs = append(recs, &store.AuditRecord{ID: newID(e.When), Recorded: e.When, Patients: patients, Body: encode(e)})
 	}
 	// The audit must be written even when the client has gone: the access
 	// happened.

@@ -17,11 +17,11 @@ import (
 )
 
 func TestResourceIsValidAuditEvent(t *testing.T) {
-	_, body := audit.Resource(&audit.Event{
+	body := audit.Resource(&audit.Event{
 		Actor:       audit.Actor{Reference: "Practitioner/dr1", Name: "Dr Sarah Hughes", Subject: "u1", Organization: "Organization/gp1", ODSCode: "B86999", ClientID: "web", Address: "10.0.0.7"},
 		Interaction: "search-type", Outcome: audit.Success, Patients: []string{"p1"}, Resources: []string{"Observation/o1"},
 		Query: "Observation?patient=p1", Purpose: "ETREAT", Reason: "unconscious in A&E", RequestID: "r1",
-	})
+	}, "ev1")
 	v, err := fhir.Parse(body)
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"sharedcare/internal/audit"
 	"sharedcare/internal/auth"
 	"sharedcare/internal/fhir"
 	"sharedcare/internal/outcome"
@@ -311,8 +312,11 @@ func TestAuditEveryAccess(t *testing.T) {
 	}
 	outcomes := ""
 	for _, e := range after[:4] {
-		v, _ := fhir.Parse(e.Body)
-		outcomes = v.Str("outcome") + outcomes
+		ev, err := audit.Decode(e.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outcomes = string(ev.Outcome) + outcomes
 	}
 	if outcomes != "0444" {
 		t.Errorf("outcomes oldest first = %s, want 0444", outcomes)
@@ -333,13 +337,12 @@ func TestAuditEveryAccess(t *testing.T) {
 	// Read by id: their own events, not another's.
 	mine, theirs := "", ""
 	for _, e := range after {
-		v, _ := fhir.Parse(e.Body)
-		b := string(e.Body)
+		ev, _ := audit.Decode(e.Body)
 		switch {
-		case strings.Contains(b, `"what":{"reference":"Patient/pA"}`) && mine == "":
-			mine = v.Str("id")
-		case strings.Contains(b, `"what":{"reference":"Patient/pB"}`) && !strings.Contains(b, `"what":{"reference":"Patient/pA"}`) && theirs == "":
-			theirs = v.Str("id")
+		case slices.Contains(ev.Patients, "pA") && mine == "":
+			mine = e.ID
+		case slices.Contains(ev.Patients, "pB") && !slices.Contains(ev.Patients, "pA") && theirs == "":
+			theirs = e.ID
 		}
 	}
 	if _, err := w.rec.Read(as(patientA), "AuditEvent", mine); err != nil {

@@ -4,12 +4,11 @@ import (
 	"context"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"sharedcare/internal/access"
+	"sharedcare/internal/audit"
 	"sharedcare/internal/auth"
-	"sharedcare/internal/fhir"
 	"sharedcare/internal/outcome"
 	"sharedcare/internal/search"
 	"sharedcare/internal/store"
@@ -88,7 +87,11 @@ func (c *call) searchAudit(ctx context.Context, q *search.Query) (*SearchResult,
 		res.Next = strconv.FormatInt(recs[len(recs)-1].Seq, 10)
 	}
 	for _, r := range recs {
-		v := &store.Version{Type: "AuditEvent", ID: r.ID, VersionID: 1, LastUpdated: r.Recorded, Body: r.Body, Patients: r.Patients}
+		body, err := audit.Render(r.ID, r.Body)
+		if err != nil {
+			return nil, err
+		}
+		v := &store.Version{Type: "AuditEvent", ID: r.ID, VersionID: 1, LastUpdated: r.Recorded, Body: body, Patients: r.Patients}
 		if aq.Patient != "" {
 			v.Patients = []string{aq.Patient}
 		}
@@ -116,24 +119,9 @@ func (c *call) readAudit(ctx context.Context, id string, vid int64) (*store.Vers
 		return nil, notFound("AuditEvent", id)
 	}
 	r := recs[0]
-	return &store.Version{Type: "AuditEvent", ID: r.ID, VersionID: 1, LastUpdated: r.Recorded, Body: r.Body, Patients: auditPatients(r.Body)}, nil
-}
-
-// auditPatients reads the patients an AuditEvent is about from its
-// entities, for the access rules.
-func auditPatients(body []byte) []string {
-	v, err := fhir.Parse(body)
+	e, err := audit.Decode(r.Body)
 	if err != nil {
-		return nil
+		return nil, err
 	}
-	var out []string
-	if es := v.Get("entity"); es != nil && es.Kind == fhir.Array {
-		for i := range es.Items {
-			ref := es.Items[i].Get("what").Str("reference")
-			if id, ok := strings.CutPrefix(ref, "Patient/"); ok {
-				out = append(out, id)
-			}
-		}
-	}
-	return out
+	return &store.Version{Type: "AuditEvent", ID: r.ID, VersionID: 1, LastUpdated: r.Recorded, Body: audit.Resource(e, r.ID), Patients: e.Patients}, nil
 }

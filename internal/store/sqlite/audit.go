@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -25,6 +26,12 @@ type auditLog struct {
 	write *sql.DB // the writer's single connection
 
 	insert, insertPatient *sql.Stmt // prepared on the writer's connection
+
+	path     string
+	walLimit int
+	log      *slog.Logger
+	ckpt     *sql.DB       // the checkpointer's connection
+	ckptDone chan struct{} // closed when it has stopped
 }
 
 type auditJob struct {
@@ -48,8 +55,8 @@ CREATE TABLE IF NOT EXISTS audit_patient (
 ) WITHOUT ROWID;
 `
 
-func openAudit(ctx context.Context, path, synchronous string) (*auditLog, error) {
-	a := &auditLog{jobs: make(chan *auditJob, 1024), stop: make(chan struct{}), done: make(chan struct{})}
+func openAudit(ctx context.Context, path, synchronous string, walLimit int, log *slog.Logger) (*auditLog, error) {
+	a := &auditLog{jobs: make(chan *auditJob, 1024), stop: make(chan struct{}), done: make(chan struct{}), path: path, walLimit: walLimit, log: log}
 	a.write = sql.OpenDB(connector(path, synchronous, false))
 	a.write.SetMaxOpenConns(1)
 	if _, err := a.write.ExecContext(ctx, auditSchema); err != nil {
@@ -82,6 +89,15 @@ func openAudit(ctx context.Context, path, synchronous string) (*auditLog, error)
 	if a.insertPatient, err = conn.PrepareContext(ctx, `INSERT OR IGNORE INTO audit_patient (patient, seq) VALUES (?, ?)`); err != nil {
 		return fail(conn, err)
 	}
+	// As for the record: the writer never checkpoints in a commit; a
+	// checkpointer beside it does, and the writer truncates a long WAL.
+	if _, err := conn.ExecContext(ctx, `PRAGMA wal_autocheckpoint=0`); err != nil {
+		return fail(conn, err)
+	}
+	a.ckpt = sql.OpenDB(connector(path, synchronous, false))
+	a.ckpt.SetMaxOpenConns(1)
+	a.ckptDone = make(chan struct{})
+	go passiveCheckpoints(a.ckpt, a.stop, a.ckptDone, log)
 	go a.writer(conn, seq, prev)
 	return a, nil
 }
@@ -90,7 +106,8 @@ func openAudit(ctx context.Context, path, synchronous string) (*auditLog, error)
 func (a *auditLog) closeAndWait() error {
 	close(a.stop)
 	<-a.done
-	return errors.Join(a.db.Close(), a.write.Close())
+	<-a.ckptDone
+	return errors.Join(a.db.Close(), a.write.Close(), a.ckpt.Close())
 }
 
 // AppendAudit adds events to the chain and returns once they are durable.
@@ -140,6 +157,7 @@ func (a *auditLog) writer(conn *sql.Conn, seq int64, prev []byte) {
 			}
 		}
 		seq, prev = a.commit(conn, batch, seq, prev)
+		truncateWAL(conn, a.path, a.walLimit, a.log)
 	}
 }
 

@@ -3,7 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -22,6 +24,10 @@ const walLimitFrames = 32768 // 128 MiB at 4 KiB pages
 // stops a commit to do it. PASSIVE checkpoints neither wait for nor block
 // readers and writers. It runs until stop is closed.
 func (db *DB) checkpointer(conn *sql.DB, stop <-chan struct{}, done chan<- struct{}) {
+	passiveCheckpoints(conn, stop, done, db.log)
+}
+
+func passiveCheckpoints(conn *sql.DB, stop <-chan struct{}, done chan<- struct{}, log *slog.Logger) {
 	defer close(done)
 	t := time.NewTicker(checkpointEvery)
 	defer t.Stop()
@@ -34,12 +40,9 @@ func (db *DB) checkpointer(conn *sql.DB, stop <-chan struct{}, done chan<- struc
 			cancel()
 			return
 		case <-t.C:
-			var busy, frames, copied int
-			err := conn.QueryRowContext(context.Background(), `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied)
-			if err != nil {
-				db.log.Warn("checkpoint failed", "err", err)
+			if _, err := conn.ExecContext(context.Background(), `PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
+				log.Warn("checkpoint failed", "err", err)
 			}
-
 		}
 	}
 }
@@ -49,19 +52,25 @@ func (db *DB) checkpointer(conn *sql.DB, stop <-chan struct{}, done chan<- struc
 // what the passive ones have not and empties the WAL. It waits for readers
 // of older snapshots (up to the busy timeout). Checking costs one stat.
 func (w *writeTx) truncateWAL() {
-	fi, err := os.Stat(w.db.opts.Path + "-wal")
-	if err != nil || fi.Size() < int64(w.db.opts.WALLimitPages)*4096 {
+	truncateWAL(w.conn, w.db.opts.Path, w.db.opts.WALLimitPages, w.db.log)
+}
+
+// truncateWAL empties the WAL of the database at path, through its
+// writer's connection, once the WAL is past limitPages.
+func truncateWAL(conn *sql.Conn, path string, limitPages int, log *slog.Logger) {
+	fi, err := os.Stat(path + "-wal")
+	if err != nil || fi.Size() < int64(limitPages)*4096 {
 		return
 	}
 	start := time.Now()
 	var busy, frames, copied int
-	err = w.conn.QueryRowContext(context.Background(), `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &frames, &copied)
+	err = conn.QueryRowContext(context.Background(), `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &frames, &copied)
 	switch {
 	case err != nil:
-		w.db.log.Warn("WAL truncation failed", "err", err)
+		log.Warn("WAL truncation failed", "file", filepath.Base(path), "err", err)
 	case busy != 0:
-		w.db.log.Warn("WAL truncation blocked by readers; will retry", "dur_ms", time.Since(start).Milliseconds())
+		log.Warn("WAL truncation blocked by readers; will retry", "file", filepath.Base(path), "dur_ms", time.Since(start).Milliseconds())
 	default:
-		w.db.log.Info("WAL truncated", "dur_ms", time.Since(start).Milliseconds())
+		log.Info("WAL truncated", "file", filepath.Base(path), "dur_ms", time.Since(start).Milliseconds())
 	}
 }

@@ -139,7 +139,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		db.snaps, err = openSnapshots(ctx, opts.Path+"-search")
 	}
 	if err == nil {
-		db.audit, err = openAudit(ctx, opts.Path+"-audit", opts.Synchronous)
+		db.audit, err = openAudit(ctx, opts.Path+"-audit", opts.Synchronous, opts.WALLimitPages, db.log)
 	}
 	if err != nil {
 		conn.Close()
