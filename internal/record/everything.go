@@ -98,6 +98,7 @@ func (c *call) everything(ctx context.Context, id string, q *EverythingQuery) (*
 	count := max(q.Count, 1)
 	page := &EverythingPage{}
 	var last int64
+	lastType := -1
 	for ti := start; ti < len(types); ti++ {
 		typ := types[ti]
 		patient, where, err := access.Allowed(c.p, typ, auth.Search)
@@ -127,10 +128,13 @@ func (c *call) everything(ctx context.Context, id string, q *EverythingQuery) (*
 				return errPageFull
 			}
 			page.Matches = append(page.Matches, v)
-			last = v.Seq
+			last, lastType = v.Seq, ti
 			return nil
 		})
 		if errors.Is(err, errPageFull) {
+			if lastType != ti {
+				last = 0 // the page filled up in an earlier type: this one from its start
+			}
 			page.Next = strconv.Itoa(ti) + "." + strconv.FormatInt(last, 10)
 			break
 		}
