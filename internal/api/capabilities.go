@@ -66,8 +66,21 @@ func (h *Handler) capabilityStatementAt(origin string) []byte {
 	if version == "" {
 		version = "dev"
 	}
+	op := func(name, definition string) fhir.Value {
+		return fhir.ObjectValue("name", str(name), "definition", str(definition))
+	}
 	var resources []fhir.Value
 	for _, typ := range fhir.ResourceTypes() {
+		ops := []fhir.Value{op("validate", "http://hl7.org/fhir/OperationDefinition/Resource-validate")}
+		switch {
+		case typ == "Patient":
+			ops = append(ops, op("everything", "http://hl7.org/fhir/OperationDefinition/Patient-everything"))
+			if h.opts.Bulk != nil {
+				ops = append(ops, op("export", "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"))
+			}
+		case typ == "Group" && h.opts.Bulk != nil:
+			ops = append(ops, op("export", "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export"))
+		}
 		resources = append(resources, fhir.ObjectValue(
 			"type", str(typ),
 			"profile", str("http://hl7.org/fhir/StructureDefinition/"+typ),
@@ -76,7 +89,7 @@ func (h *Handler) capabilityStatementAt(origin string) []byte {
 			"readHistory", fhir.BoolValue(true),
 			"updateCreate", fhir.BoolValue(true),
 			"conditionalRead", str("full-support"),
-			"operation", arr(fhir.ObjectValue("name", str("validate"), "definition", str("http://hl7.org/fhir/OperationDefinition/Resource-validate"))),
+			"operation", arr(ops...),
 		))
 	}
 	rest := fhir.ObjectValue("mode", str("server"))
@@ -85,6 +98,15 @@ func (h *Handler) capabilityStatementAt(origin string) []byte {
 	}
 	rest.Set("resource", arr(resources...))
 	rest.Set("interaction", arr(code("history-system")))
+	if h.opts.Bulk != nil {
+		// Bulk Data export (https://hl7.org/fhir/uv/bulkdata/) and the
+		// $import proposal (https://github.com/smart-on-fhir/bulk-import),
+		// which has no published OperationDefinition of its own.
+		rest.Set("operation", arr(
+			op("export", "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"),
+			op("import", "https://github.com/smart-on-fhir/bulk-import/blob/master/import.md"),
+		))
+	}
 	cs := fhir.ObjectValue(
 		"resourceType", str("CapabilityStatement"),
 		"status", str("active"),
@@ -97,6 +119,9 @@ func (h *Handler) capabilityStatementAt(origin string) []byte {
 		"format", arr(str("application/fhir+json"), str("json")),
 		"rest", arr(rest),
 	)
+	if h.opts.Bulk != nil {
+		cs.SetAfter("instantiates", "kind", arr(str("http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data")))
+	}
 	return fhir.Marshal(cs)
 }
 

@@ -30,8 +30,11 @@ type Options struct {
 	// Security is the SMART on FHIR authorisation the CapabilityStatement
 	// advertises in rest.security; nil advertises none.
 	Security *Security
-	Log      *slog.Logger
-	Now      func() time.Time
+	// Bulk runs $export and $import; nil leaves them out (404, and not in
+	// the CapabilityStatement).
+	Bulk Bulk
+	Log  *slog.Logger
+	Now  func() time.Time
 }
 
 // Handler serves the FHIR API under /fhir.
@@ -64,6 +67,13 @@ func New(opts Options) *Handler {
 		mux.Handle(pattern, h.wrap(pattern, fn))
 	}
 	route("GET /fhir/metadata", h.capabilities)
+	route("GET /fhir/$export", h.exportSystem)
+	route("POST /fhir/$export", h.exportSystem)
+	route("GET /fhir/Patient/$export", h.exportPatients)
+	route("POST /fhir/$import", h.importBulk)
+	route("GET /fhir/$bulk-status", h.bulkStatus)
+	route("DELETE /fhir/$bulk-status", h.bulkCancel)
+	route("GET /fhir/$bulk-file", h.bulkFile)
 	route("GET /fhir", h.searchSystem)
 	route("GET /fhir/{$}", h.searchSystem)
 	route("POST /fhir/_search", h.searchPost)

@@ -18,6 +18,10 @@ func (h *Handler) operationType(w http.ResponseWriter, r *http.Request) error {
 			break
 		}
 		return h.validate(w, r, r.PathValue("type"), "")
+	case "$export":
+		if r.PathValue("type") == "Patient" {
+			return h.export(w, r, "patient", "")
+		}
 	}
 	return unknownOperation(r, op)
 }
@@ -70,6 +74,14 @@ func (h *Handler) operationInstance(w http.ResponseWriter, r *http.Request) erro
 	case "$break-glass":
 		if r.Method == http.MethodPost && r.PathValue("type") == "Patient" {
 			return h.breakGlass(w, r, r.PathValue("id"))
+		}
+	case "$everything":
+		if r.PathValue("type") == "Patient" {
+			return h.everything(w, r, r.PathValue("id"))
+		}
+	case "$export":
+		if r.PathValue("type") == "Group" {
+			return h.export(w, r, "group", r.PathValue("id"))
 		}
 	}
 	return unknownOperation(r, op)
