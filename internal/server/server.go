@@ -14,6 +14,7 @@ import (
 
 	"sharedcare/internal/api"
 	"sharedcare/internal/auth"
+	"sharedcare/internal/bulk"
 	"sharedcare/internal/record"
 	"sharedcare/internal/store"
 	"sharedcare/internal/validate"
@@ -52,6 +53,18 @@ type Options struct {
 	// CORSOrigins are the origins whose browser apps may call /fhir,
 	// /oauth2 and /.well-known ("*" for any); nil allows none.
 	CORSOrigins []string
+	// ExportDir holds bulk export files and import error reports, a folder
+	// per job; "" turns $export and $import off. Several nodes on one
+	// database must share it.
+	ExportDir string
+	// ExportExpiry is how long finished bulk jobs and their files are kept;
+	// 0 means 24 hours.
+	ExportExpiry time.Duration
+	// BulkJobs bounds the bulk jobs this node runs at once; 0 means 1.
+	BulkJobs int
+	// BulkDuty is the share of time a running bulk job works, pausing
+	// between batches for the rest (0.05 to 1); 0 means 1.
+	BulkDuty float64
 }
 
 // Server is the whole HTTP face of sharedcare.
@@ -62,6 +75,7 @@ type Server struct {
 	metrics  *metrics
 	auth     *auth.Server
 	insecure bool
+	bulk     *bulk.Service // nil when bulk data is off
 }
 
 // New assembles a Server over opts.Store.
@@ -94,11 +108,17 @@ func New(opts Options) *Server {
 	authz := auth.New(opts.Auth)
 	e := authz.ConfiguredEndpoints()
 	rec := record.New(record.Options{Store: opts.Store, Validator: opts.Validator, Log: opts.Log.With("component", "record")})
-	fhirAPI := api.New(api.Options{Record: rec, MaxBody: opts.MaxBody, BaseURL: opts.BaseURL, Version: opts.Version, Log: opts.Log.With("component", "api"),
-		Security: &api.Security{Authorize: e.Authorize, Token: e.Token, Introspect: e.Introspect, Revoke: e.Revoke}})
+	var jobs *bulk.Service
+	apiOpts := api.Options{Record: rec, MaxBody: opts.MaxBody, BaseURL: opts.BaseURL, Version: opts.Version, Log: opts.Log.With("component", "api"),
+		Security: &api.Security{Authorize: e.Authorize, Token: e.Token, Introspect: e.Introspect, Revoke: e.Revoke}}
+	if opts.ExportDir != "" {
+		jobs = bulk.New(bulk.Options{Record: rec, Dir: opts.ExportDir, Expiry: opts.ExportExpiry, MaxJobs: opts.BulkJobs, Duty: opts.BulkDuty, Log: opts.Log})
+		apiOpts.Bulk = jobs
+	}
+	fhirAPI := api.New(apiOpts)
 	apps := web.New(web.Options{Record: rec, Auth: authz, Origin: opts.Auth.Issuer, FHIRBase: opts.Auth.FHIRBase,
 		Now: opts.Auth.Now, Log: opts.Log.With("component", "web")})
-	s := &Server{store: opts.Store, log: opts.Log, metrics: &metrics{started: time.Now()}, auth: authz, insecure: opts.InsecureNoAuth}
+	s := &Server{store: opts.Store, log: opts.Log, metrics: &metrics{started: time.Now()}, auth: authz, insecure: opts.InsecureNoAuth, bulk: jobs}
 	if s.insecure {
 		s.warnInsecure(context.Background())
 	}
@@ -123,11 +143,14 @@ func New(opts Options) *Server {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 // RunWorkers runs the background workers until ctx ends: auth's cache
-// refresh, and the reminder that authentication is off.
+// refresh, bulk data jobs, and the reminder that authentication is off.
 func (s *Server) RunWorkers(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { s.auth.Run(ctx) })
+	if s.bulk != nil {
+		wg.Go(func() { s.bulk.Run(ctx) })
+	}
 	if s.insecure {
 		wg.Go(func() {
 			t := time.NewTicker(time.Minute)
