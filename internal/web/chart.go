@@ -23,6 +23,8 @@ type history struct {
 	Rows    []historyRow
 	Chart   template.HTML
 	Summary string // the chart in words, its desc
+
+	rangeLo, rangeHi float64 // the latest reference range, NaN where open
 }
 
 type series struct {
@@ -49,7 +51,7 @@ func (h *Handler) resultHistory(ctx context.Context, patient, code string) (*his
 	if len(f.Resources) == 0 {
 		return nil, errNotFoundPage
 	}
-	hs := &history{Title: concept(at(f.Resources[0], "code"))}
+	hs := &history{Title: concept(at(f.Resources[0], "code")), rangeLo: math.NaN(), rangeHi: math.NaN()}
 	byName := map[string]int{}
 	add := func(name string, t time.Time, q *fhir.Value) {
 		v, err := strconv.ParseFloat(text(q, "value"), 64)
@@ -85,6 +87,12 @@ func (h *Handler) resultHistory(ctx context.Context, patient, code string) (*his
 		es = append(es, e)
 		if hs.Range == "" {
 			lo, hi := text(r, "referenceRange.low.value"), text(r, "referenceRange.high.value")
+			if v, err := strconv.ParseFloat(lo, 64); err == nil {
+				hs.rangeLo = v
+			}
+			if v, err := strconv.ParseFloat(hi, 64); err == nil {
+				hs.rangeHi = v
+			}
 			switch {
 			case lo != "" && hi != "":
 				hs.Range = lo + " to " + hi
@@ -175,6 +183,18 @@ func (h *Handler) chart(hs *history) (template.HTML, string) {
 	}
 	fmt.Fprintf(&b, `<svg class="sc-chart" viewBox="0 0 %d %d" role="img" aria-labelledby="chart-title chart-desc" xmlns="http://www.w3.org/2000/svg">`, chartW, chartH)
 	fmt.Fprintf(&b, `<title id="chart-title">%s over time</title><desc id="chart-desc">%s</desc>`, template.HTMLEscapeString(hs.Title), template.HTMLEscapeString(desc))
+	// The normal range as a band behind the lines, clipped to the plot.
+	if rl, rh := hs.rangeLo, hs.rangeHi; !math.IsNaN(rl) || !math.IsNaN(rh) {
+		if math.IsNaN(rl) || rl < lo {
+			rl = lo
+		}
+		if math.IsNaN(rh) || rh > hi {
+			rh = hi
+		}
+		if rh > rl {
+			fmt.Fprintf(&b, `<rect class="range" x="%d" y="%.1f" width="%d" height="%.1f"/>`, padL, y(rh), plotW, y(rl)-y(rh))
+		}
+	}
 	for v := lo; v <= hi+step/2; v += step {
 		fmt.Fprintf(&b, `<line class="grid" x1="%d" x2="%d" y1="%.1f" y2="%.1f"/>`, padL, chartW-padR, y(v), y(v))
 		fmt.Fprintf(&b, `<text class="axis" x="%d" y="%.1f" text-anchor="end">%s</text>`, padL-6, y(v)+4, num(v))
