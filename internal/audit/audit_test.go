@@ -65,10 +65,10 @@ func TestVerifyDetectsTampering(t *testing.T) {
 	tests := []struct {
 		name, sql string
 	}{
-		{"changed body", `UPDATE audit SET body = replace(body, 'Practitioner/dr1', 'Practitioner/dr2') WHERE seq = 7`},
-		{"removed event", `DELETE FROM audit WHERE seq = 12`},
-		{"removed last events", `DELETE FROM audit WHERE seq > 1`},
-		{"rehashed body without the chain", `UPDATE audit SET body = '{}', hash = x'00' WHERE seq = 3`},
+		{"changed body", `UPDATE trail SET body = replace(body, 'Practitioner/dr1', 'Practitioner/dr2') WHERE seq = 7`},
+		{"removed event", `DELETE FROM trail WHERE seq = 12`},
+		{"removed last events", `DELETE FROM trail WHERE seq > 1`},
+		{"rehashed body without the chain", `UPDATE trail SET body = '{}', hash = x'00' WHERE seq = 3`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,7 +27,7 @@ type auditLog struct {
 	done  chan struct{}
 	write *sql.DB // the writer's single connection
 
-	insert, insertPatient *sql.Stmt // prepared on the writer's connection
+	stmts map[string]*sql.Stmt // multi-row inserts on the writer's connection, by table/rows
 
 	path     string
 	walLimit int
@@ -34,26 +36,51 @@ type auditLog struct {
 	ckptDone chan struct{} // closed when it has stopped
 }
 
+// auditLinger is how long the trail's writer waits for more events before
+// committing a batch: at most this much is added to a read's latency.
+const auditLinger = 200 * time.Microsecond
+
+
 type auditJob struct {
 	events []*store.AuditRecord
 	done   chan error
 }
 
+// The trail is one append-only table: committing an event writes only
+// the table's last pages. Its patient index is built behind it, in sorted
+// batches, when the writer is idle or the backlog is long, so that the
+// pages of a busy index are written once per batch rather than once per
+// event; a search reads the index and scans the short backlog. An event's
+// id is derived from its place in the chain ("a" and the seq), so that no
+// index of ids is kept either.
 const auditSchema = `
-CREATE TABLE IF NOT EXISTS audit (
+CREATE TABLE IF NOT EXISTS trail (
 	seq      INTEGER PRIMARY KEY,
-	id       TEXT    NOT NULL UNIQUE,
 	recorded INTEGER NOT NULL, -- Unix milliseconds
+	patients TEXT    NOT NULL, -- space-separated Patient ids
 	prev     BLOB    NOT NULL,
 	hash     BLOB    NOT NULL,
 	body     BLOB    NOT NULL
 );
-CREATE TABLE IF NOT EXISTS audit_patient (
+CREATE TABLE IF NOT EXISTS trail_patient (
 	patient TEXT    NOT NULL,
 	seq     INTEGER NOT NULL,
 	PRIMARY KEY (patient, seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS trail_state (
+	k TEXT PRIMARY KEY,
+	v INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO trail_state VALUES ('indexed', 0);
 `
+
+// indexBacklog is how many events may wait for the patient index while
+// events keep coming; when the writer is idle it indexes at once.
+const indexBacklog = 4096
+
+// auditIdle is how long without events before the writer indexes what is
+// waiting.
+const auditIdle = 100 * time.Millisecond
 
 func openAudit(ctx context.Context, path, synchronous string, walLimit int, log *slog.Logger) (*auditLog, error) {
 	a := &auditLog{jobs: make(chan *auditJob, 1024), stop: make(chan struct{}), done: make(chan struct{}), path: path, walLimit: walLimit, log: log}
@@ -79,16 +106,11 @@ func openAudit(ctx context.Context, path, synchronous string, walLimit int, log 
 	}
 	var seq int64
 	var prev []byte
-	err = conn.QueryRowContext(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
+	err = conn.QueryRowContext(ctx, `SELECT seq, hash FROM trail ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fail(conn, err)
 	}
-	if a.insert, err = conn.PrepareContext(ctx, `INSERT INTO audit (seq, id, recorded, prev, hash, body) VALUES (?, ?, ?, ?, ?, ?)`); err != nil {
-		return fail(conn, err)
-	}
-	if a.insertPatient, err = conn.PrepareContext(ctx, `INSERT OR IGNORE INTO audit_patient (patient, seq) VALUES (?, ?)`); err != nil {
-		return fail(conn, err)
-	}
+	a.stmts = map[string]*sql.Stmt{}
 	// As for the record: the writer never checkpoints in a commit; a
 	// checkpointer beside it does, and the writer truncates a long WAL.
 	if _, err := conn.ExecContext(ctx, `PRAGMA wal_autocheckpoint=0`); err != nil {
@@ -98,7 +120,11 @@ func openAudit(ctx context.Context, path, synchronous string, walLimit int, log 
 	a.ckpt.SetMaxOpenConns(1)
 	a.ckptDone = make(chan struct{})
 	go passiveCheckpoints(a.ckpt, a.stop, a.ckptDone, log)
-	go a.writer(conn, seq, prev)
+	var indexed int64
+	if err := conn.QueryRowContext(ctx, `SELECT v FROM trail_state WHERE k = 'indexed'`).Scan(&indexed); err != nil {
+		return fail(conn, err)
+	}
+	go a.writer(conn, seq, prev, indexed)
 	return a, nil
 }
 
@@ -126,37 +152,81 @@ func (db *DB) AppendAudit(ctx context.Context, events []*store.AuditRecord) erro
 	return <-j.done
 }
 
-func (a *auditLog) writer(conn *sql.Conn, seq int64, prev []byte) {
+func (a *auditLog) writer(conn *sql.Conn, seq int64, prev []byte, indexed int64) {
 	defer close(a.done)
 	defer conn.Close()
 	if prev == nil {
 		prev = []byte{}
 	}
+	crowded := false // events arrived while the last batch was committing
+	idle := time.NewTimer(auditIdle)
+	defer idle.Stop()
 	for {
 		var batch []*auditJob
 		select {
 		case j := <-a.jobs:
 			batch = append(batch, j)
+		case <-idle.C:
+			// Quiet for a moment: bring the patient index up to date.
+			if seq > indexed {
+				indexed = a.indexPatients(conn, indexed)
+			}
+			idle.Reset(auditIdle)
+			continue
 		case <-a.stop:
 			for {
 				select {
 				case j := <-a.jobs:
 					seq, prev = a.commit(conn, []*auditJob{j}, seq, prev)
 				default:
+					for seq > indexed {
+						before := indexed
+						if indexed = a.indexPatients(conn, indexed); indexed == before {
+							break
+						}
+					}
 					return
 				}
 			}
+		}
+		// When events come in crowds (some arrived while the last batch
+		// was committing), linger a little for more: a commit costs about
+		// the same for one event as for a hundred. A lone reader is not
+		// kept waiting.
+		var linger <-chan time.Time
+		var timer *time.Timer
+		if crowded {
+			timer = time.NewTimer(auditLinger)
+			linger = timer.C
 		}
 	fill:
 		for len(batch) < 512 {
 			select {
 			case j := <-a.jobs:
 				batch = append(batch, j)
-			default:
+			case <-linger:
 				break fill
+			default:
+				if linger == nil {
+					break fill
+				}
+				select {
+				case j := <-a.jobs:
+					batch = append(batch, j)
+				case <-linger:
+					break fill
+				}
 			}
 		}
+		if timer != nil {
+			timer.Stop()
+		}
 		seq, prev = a.commit(conn, batch, seq, prev)
+		crowded = len(a.jobs) > 0 || len(batch) > 2
+		if seq-indexed >= indexBacklog {
+			indexed = a.indexPatients(conn, indexed)
+		}
+		idle.Reset(auditIdle)
 		truncateWAL(conn, a.path, a.walLimit, a.log)
 	}
 }
@@ -182,27 +252,24 @@ func (a *auditLog) commit(conn *sql.Conn, batch []*auditJob, seq int64, prev []b
 		prev, hash []byte
 	}
 	var done []linked
+	var rows []any
 	for _, j := range batch {
 		for _, e := range j.events {
 			s++
 			h := store.AuditHash(p, e.Body)
-			if _, err := a.insert.ExecContext(ctx, s, e.ID, e.Recorded.UnixMilli(), p, h, e.Body); err != nil {
-				return fail(err)
-			}
-			for _, pt := range e.Patients {
-				if _, err := a.insertPatient.ExecContext(ctx, pt, s); err != nil {
-					return fail(err)
-				}
-			}
+			rows = append(rows, s, e.Recorded.UnixMilli(), strings.Join(e.Patients, " "), p, h, e.Body)
 			done = append(done, linked{e, s, p, h})
 			p = h
 		}
+	}
+	if err := a.insertRows(ctx, conn, "trail", 6, rows); err != nil {
+		return fail(err)
 	}
 	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return fail(err)
 	}
 	for _, l := range done {
-		l.e.Seq, l.e.Prev, l.e.Hash = l.seq, l.prev, l.hash
+		l.e.Seq, l.e.Prev, l.e.Hash, l.e.ID = l.seq, l.prev, l.hash, auditID(l.seq)
 	}
 	for _, j := range batch {
 		j.done <- nil
@@ -210,19 +277,84 @@ func (a *auditLog) commit(conn *sql.Conn, batch []*auditJob, seq int64, prev []b
 	return s, p
 }
 
-// SearchAudit returns events newest first.
+// auditID is an event's id: "a" and its seq.
+func auditID(seq int64) string { return "a" + strconv.FormatInt(seq, 10) }
+
+// indexPatients adds the events after indexed (up to a batch) to the
+// patient index, sorted, in one transaction with the new high-water mark;
+// it returns the mark.
+func (a *auditLog) indexPatients(conn *sql.Conn, indexed int64) int64 {
+	ctx := context.Background()
+	rows, err := conn.QueryContext(ctx, `SELECT seq, patients FROM trail WHERE seq > ? ORDER BY seq LIMIT 50000`, indexed)
+	if err != nil {
+		a.log.Warn("audit patient index", "err", err)
+		return indexed
+	}
+	type pair struct {
+		patient string
+		seq     int64
+	}
+	var pairs []pair
+	last := indexed
+	for rows.Next() {
+		var seq int64
+		var pts string
+		if err := rows.Scan(&seq, &pts); err != nil {
+			rows.Close()
+			a.log.Warn("audit patient index", "err", err)
+			return indexed
+		}
+		for _, pt := range strings.Fields(pts) {
+			pairs = append(pairs, pair{pt, seq})
+		}
+		last = seq
+	}
+	rows.Close()
+	if last == indexed {
+		return indexed
+	}
+	sort.Slice(pairs, func(i, j int) bool {
+		if pairs[i].patient != pairs[j].patient {
+			return pairs[i].patient < pairs[j].patient
+		}
+		return pairs[i].seq < pairs[j].seq
+	})
+	args := make([]any, 0, 2*len(pairs))
+	for _, p := range pairs {
+		args = append(args, p.patient, p.seq)
+	}
+	fail := func(err error) int64 {
+		conn.ExecContext(ctx, "ROLLBACK")
+		a.log.Warn("audit patient index", "err", err)
+		return indexed
+	}
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return fail(err)
+	}
+	if err := a.insertRows(ctx, conn, "trail_patient", 2, args); err != nil {
+		return fail(err)
+	}
+	if _, err := conn.ExecContext(ctx, `UPDATE trail_state SET v = ? WHERE k = 'indexed'`, last); err != nil {
+		return fail(err)
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return fail(err)
+	}
+	return last
+}
+
+// SearchAudit returns events newest first. By patient, it reads the patient
+// index and scans the events not yet indexed, in one snapshot.
 func (db *DB) SearchAudit(ctx context.Context, q *store.AuditQuery) ([]*store.AuditRecord, error) {
 	var where []string
 	var args []any
-	from := "audit a"
-	if q.Patient != "" {
-		from = "audit_patient ap JOIN audit a ON a.seq = ap.seq"
-		where = append(where, "ap.patient = ?")
-		args = append(args, q.Patient)
-	}
 	if q.ID != "" {
-		where = append(where, "a.id = ?")
-		args = append(args, q.ID)
+		seq, err := strconv.ParseInt(strings.TrimPrefix(q.ID, "a"), 10, 64)
+		if err != nil || !strings.HasPrefix(q.ID, "a") {
+			return nil, nil
+		}
+		where = append(where, "a.seq = ?")
+		args = append(args, seq)
 	}
 	if !q.Since.IsZero() {
 		where = append(where, "a.recorded >= ?")
@@ -236,17 +368,27 @@ func (db *DB) SearchAudit(ctx context.Context, q *store.AuditQuery) ([]*store.Au
 		where = append(where, "a.seq < ?")
 		args = append(args, q.After)
 	}
-	query := "SELECT a.seq, a.id, a.recorded, a.prev, a.hash, a.body FROM " + from
+	filter := ""
 	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
+		filter = " AND " + strings.Join(where, " AND ")
 	}
 	count := q.Count
 	if count <= 0 {
 		count = 50
 	}
-	query += " ORDER BY a.seq DESC LIMIT ?"
-	args = append(args, count)
-	rows, err := db.audit.db.QueryContext(ctx, query, args...)
+	const cols = "a.seq, a.recorded, a.patients, a.prev, a.hash, a.body"
+	var query string
+	var all []any
+	if q.Patient != "" {
+		query = "SELECT * FROM (SELECT " + cols + " FROM trail_patient p JOIN trail a ON a.seq = p.seq WHERE p.patient = ?" + filter +
+			" UNION ALL SELECT " + cols + " FROM trail a WHERE a.seq > (SELECT v FROM trail_state WHERE k = 'indexed')" +
+			" AND instr(' ' || a.patients || ' ', ?) > 0" + filter + ") ORDER BY seq DESC LIMIT ?"
+		all = append(append(append(append([]any{q.Patient}, args...), " "+q.Patient+" "), args...), count)
+	} else {
+		query = "SELECT " + cols + " FROM trail a WHERE 1 = 1" + filter + " ORDER BY a.seq DESC LIMIT ?"
+		all = append(args, count)
+	}
+	rows, err := db.audit.db.QueryContext(ctx, query, all...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: search audit: %w", err)
 	}
@@ -265,16 +407,17 @@ func (db *DB) SearchAudit(ctx context.Context, q *store.AuditQuery) ([]*store.Au
 func scanAudit(rows *sql.Rows) (*store.AuditRecord, error) {
 	e := &store.AuditRecord{}
 	var ms int64
-	if err := rows.Scan(&e.Seq, &e.ID, &ms, &e.Prev, &e.Hash, &e.Body); err != nil {
+	var patients string
+	if err := rows.Scan(&e.Seq, &ms, &patients, &e.Prev, &e.Hash, &e.Body); err != nil {
 		return nil, fmt.Errorf("sqlite: audit: %w", err)
 	}
-	e.Recorded = time.UnixMilli(ms).UTC()
+	e.ID, e.Recorded, e.Patients = auditID(e.Seq), time.UnixMilli(ms).UTC(), strings.Fields(patients)
 	return e, nil
 }
 
 // ScanAudit calls fn with every event in chain order.
 func (db *DB) ScanAudit(ctx context.Context, fn func(*store.AuditRecord) error) error {
-	rows, err := db.audit.db.QueryContext(ctx, `SELECT seq, id, recorded, prev, hash, body FROM audit ORDER BY seq`)
+	rows, err := db.audit.db.QueryContext(ctx, `SELECT seq, recorded, patients, prev, hash, body FROM trail ORDER BY seq`)
 	if err != nil {
 		return fmt.Errorf("sqlite: scan audit: %w", err)
 	}
@@ -289,4 +432,37 @@ func (db *DB) ScanAudit(ctx context.Context, fn func(*store.AuditRecord) error) 
 		}
 	}
 	return rows.Err()
+}
+
+// insertRows inserts rows (cols values each) in multi-row statements of
+// up to rowsPerInsert rows, prepared once per shape: far fewer calls into
+// SQLite than a row at a time.
+func (a *auditLog) insertRows(ctx context.Context, conn *sql.Conn, table string, cols int, args []any) error {
+	n := len(args) / cols
+	for n > 0 {
+		k := rowsPerInsert
+		for k > n {
+			k /= 2
+		}
+		key := fmt.Sprintf("%s/%d", table, k)
+		st := a.stmts[key]
+		if st == nil {
+			row := "(" + strings.TrimSuffix(strings.Repeat("?,", cols), ",") + ")"
+			verb := "INSERT"
+			if table == "trail_patient" {
+				verb = "INSERT OR IGNORE"
+			}
+			var err error
+			st, err = conn.PrepareContext(ctx, verb+" INTO "+table+" VALUES "+strings.TrimSuffix(strings.Repeat(row+",", k), ","))
+			if err != nil {
+				return err
+			}
+			a.stmts[key] = st
+		}
+		if _, err := st.ExecContext(ctx, args[:k*cols]...); err != nil {
+			return err
+		}
+		args, n = args[k*cols:], n-k
+	}
+	return nil
 }

@@ -37,6 +37,13 @@ type Options struct {
 	// fsyncs the WAL at every commit, so an acknowledged write survives a
 	// power cut as well as a crash; "NORMAL" survives a process crash only.
 	Synchronous string
+	// AuditSynchronous is the same for the audit trail; "" means NORMAL:
+	// every read writes an event, and an fsync per batch of reads would
+	// cost more than the read. An event is written to the WAL before its
+	// response goes out, so it survives the server crashing; a power cut
+	// can lose the last moments of the trail (not of the record). FULL
+	// makes every batch wait for the disk.
+	AuditSynchronous string
 	// WALLimitPages is the WAL size past which the writer truncates it;
 	// 0 means walLimitFrames (128 MiB).
 	WALLimitPages int
@@ -85,6 +92,13 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	case "FULL", "NORMAL":
 	default:
 		return nil, fmt.Errorf("sqlite: synchronous %q: want FULL or NORMAL", opts.Synchronous)
+	}
+	switch opts.AuditSynchronous {
+	case "":
+		opts.AuditSynchronous = "NORMAL"
+	case "FULL", "NORMAL":
+	default:
+		return nil, fmt.Errorf("sqlite: audit synchronous %q: want FULL or NORMAL", opts.AuditSynchronous)
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -139,7 +153,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		db.snaps, err = openSnapshots(ctx, opts.Path+"-search")
 	}
 	if err == nil {
-		db.audit, err = openAudit(ctx, opts.Path+"-audit", opts.Synchronous, opts.WALLimitPages, db.log)
+		db.audit, err = openAudit(ctx, opts.Path+"-audit", opts.AuditSynchronous, opts.WALLimitPages, db.log)
 	}
 	if err != nil {
 		conn.Close()

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"sharedcare/internal/store"
 	"sharedcare/internal/store/sqlite"
@@ -79,5 +80,41 @@ func TestWALBounded(t *testing.T) {
 	// never gets far past it.
 	if maxWAL > 2<<20 {
 		t.Errorf("WAL reached %d bytes, want it kept near the 0.8 MB limit", maxWAL)
+	}
+}
+
+// TestAuditPatientIndexBehind finds every event of a patient whether the
+// patient index has caught up with it or not.
+func TestAuditPatientIndexBehind(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(t.TempDir(), "a.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	want := map[string]int{}
+	for batch := range 60 {
+		var evs []*store.AuditRecord
+		for i := range 100 {
+			p := fmt.Sprint("p", (batch*100+i)%7)
+			want[p]++
+			evs = append(evs, &store.AuditRecord{Recorded: time.Now(), Patients: []string{p}, Body: []byte(`{}`)})
+		}
+		if err := db.AppendAudit(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		if batch%20 == 19 {
+			for p, n := range want {
+				got, err := db.SearchAudit(ctx, &store.AuditQuery{Patient: p, Count: 10000})
+				if err != nil || len(got) != n {
+					t.Fatalf("after %d events, SearchAudit %s = %d, %v; want %d", (batch+1)*100, p, len(got), err, n)
+				}
+				for i := 1; i < len(got); i++ {
+					if got[i].Seq >= got[i-1].Seq {
+						t.Fatalf("SearchAudit %s not newest first", p)
+					}
+				}
+			}
+		}
 	}
 }
