@@ -40,7 +40,6 @@ type auditLog struct {
 // committing a batch: at most this much is added to a read's latency.
 const auditLinger = 200 * time.Microsecond
 
-
 type auditJob struct {
 	events []*store.AuditRecord
 	done   chan error
