@@ -342,8 +342,16 @@ func navFor(a app, path string) []link {
 		ls = []link{{Href: "/clinician/", Text: "Today"}, {Href: "/clinician/patients", Text: "Find a patient"},
 			{Href: "/clinician/inbox", Text: "Results inbox"}, {Href: "/clinician/requests", Text: "Online requests"}}
 	}
-	for i := range ls {
-		ls[i].Current = ls[i].Href == path || (len(ls[i].Href) > len("/patient/") && strings.HasPrefix(path, ls[i].Href))
+	// The current item is the longest link the path starts with: the app's
+	// home for pages no other item covers.
+	best := -1
+	for i, l := range ls {
+		if strings.HasPrefix(path, l.Href) && (best < 0 || len(l.Href) > len(ls[best].Href)) {
+			best = i
+		}
+	}
+	if best >= 0 {
+		ls[best].Current = true
 	}
 	return ls
 }

@@ -452,3 +452,21 @@ func TestLightPages(t *testing.T) {
 		t.Errorf("GET / signed out lacks the sign-in links")
 	}
 }
+
+func TestNavCurrent(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	gp := signedIn(t, s, "clinician", "sarah.hughes")
+	current := regexp.MustCompile(`<a href="([^"]+)" aria-current="page">`)
+	for path, want := range map[string]string{
+		"/clinician/":                  "/clinician/",
+		"/clinician/patients":          "/clinician/patients",
+		"/clinician/patients?name=ab":  "/clinician/patients",
+		"/clinician/requests?status=x": "/clinician/requests",
+	} {
+		m := current.FindAllStringSubmatch(gp.get(path).body, -1)
+		if len(m) != 1 || m[0][1] != want {
+			t.Errorf("GET %s: current menu items %v, want only %s", path, m, want)
+		}
+	}
+}
