@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"sharedcare/internal/auth"
@@ -142,23 +143,20 @@ func (s *Service) runImport(ctx context.Context, j *job) error {
 // breaking off.
 const maxAttempts = 4
 
-// pending is a line read, waiting for its batch: parsed, or already
-// rejected (reported with the batch, so that the error file keeps the
-// input's order).
+// pending is one line of an input: read, then parsed, then written or
+// rejected (rejections are reported with their batch, so that the error
+// file keeps the input's order).
 type pending struct {
-	line int
-	res  *fhir.Value
-	id   string
-	err  error
+	line      int
+	raw       []byte
+	res       *fhir.Value
+	id        string
+	err       error
+	unchanged bool
 }
 
 func (s *Service) importInput(ctx context.Context, j *job, i int, dir string) error {
 	in := &j.Import.Inputs[i]
-	src, err := s.open(ctx, in.URL, in.Offset)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
 	ef, err := os.OpenFile(filepath.Join(dir, in.ErrFile), os.O_CREATE|os.O_WRONLY, 0o640)
 	if err != nil {
 		return fmt.Errorf("bulk: import error file: %w", err)
@@ -179,57 +177,166 @@ func (s *Service) importInput(ctx context.Context, j *job, i int, dir string) er
 		errw.WriteByte('\n')
 		in.Errors++
 	}
-	lr := newLineReader(src, in.Offset)
-	line := in.Line
-	batch := make([]pending, 0, importBatch)
-	pace := s.pacer()
-	// commit writes the batch, then records how far the input has been
-	// read: a crash in between re-reads the batch, which then changes
-	// nothing.
-	commit := func(end int64) error {
-		var res []*fhir.Value
-		for _, b := range batch {
-			if b.err == nil {
-				res = append(res, b.res)
-			}
-		}
-		if len(res) > 0 {
-			out, err := s.rec.Import(ctx, res)
-			if err != nil {
-				return err
-			}
-			k := 0
-			for i := range batch {
-				if batch[i].err != nil {
-					continue
-				}
-				r := out[k]
-				k++
-				switch {
-				case r.Err != nil:
-					batch[i].err, batch[i].id = r.Err, r.ID
-				case r.Unchanged:
-					in.Unchanged++
-				default:
-					in.Written++
-				}
-			}
-		}
-		for _, b := range batch {
-			if b.err != nil {
-				reject(b.line, b.err, b.id)
-			}
-		}
-		batch = batch[:0]
+	save := func() error {
 		if err := errw.Flush(); err != nil {
 			return fmt.Errorf("bulk: import error file: %w", err)
 		}
 		in.ErrBytes, _ = ef.Seek(0, io.SeekCurrent)
-		in.Offset, in.Line = end, line
-		if err := s.checkpoint(ctx, j); err != nil {
+		return s.checkpoint(ctx, j)
+	}
+
+	// Three stages, so that reading, validating and writing overlap: this
+	// goroutine's reader cuts the input into batches; importWorkers
+	// batches are parsed and written through record at once (validation
+	// uses every core, the store's writer commits one while the next is
+	// checked); and the batches' outcomes are taken in input order, so
+	// that the position saved is always one before which every line is
+	// written (or reported). A crash after a batch is written but before
+	// its position is saved reads it again, which then changes nothing.
+	src, err := s.open(ctx, in.URL, in.Offset)
+	if err != nil {
+		return err
+	}
+	pctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer src.Close() // before the wait: it ends a read the reader is blocked in
+	defer stop()
+	work := make(chan *lineBatch)
+	order := make(chan *lineBatch, importWorkers)
+	wg.Go(func() {
+		defer close(order)
+		defer close(work)
+		readBatches(pctx, src, in, i, work, order)
+	})
+	for range importWorkers {
+		wg.Go(func() {
+			for b := range work {
+				s.importBatch(pctx, b, in.Type)
+			}
+		})
+	}
+	pace := s.pacer()
+	// The position is saved at least every second while lines are
+	// written, and when the input stalls, so that an interruption costs
+	// little to redo.
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	dirty := false
+	tock := func() error {
+		if !dirty {
+			return nil
+		}
+		dirty = false
+		return save()
+	}
+	next := func() (*lineBatch, error) {
+		for {
+			select {
+			case b := <-order:
+				return b, nil // nil when the input is done
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-tick.C:
+				if err := tock(); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	wait := func(b *lineBatch) error {
+		for {
+			select {
+			case <-b.done:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-tick.C:
+				if err := tock(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for {
+		b, err := next()
+		if err != nil {
 			return err
 		}
-		return pace.pause(ctx)
+		if b == nil {
+			break
+		}
+		if err := wait(b); err != nil {
+			return err
+		}
+		if b.err != nil {
+			return b.err
+		}
+		for _, p := range b.items {
+			switch {
+			case p.err != nil:
+				reject(p.line, p.err, p.id)
+			case p.unchanged:
+				in.Unchanged++
+			default:
+				in.Written++
+			}
+		}
+		in.Offset, in.Line = b.end, b.line
+		dirty = true
+		if b.readErr != nil {
+			// Keep what was read before the input broke off.
+			if err := save(); err != nil {
+				return err
+			}
+			return b.readErr
+		}
+		if err := pace.pause(ctx); err != nil {
+			return err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	in.Done = true
+	return save()
+}
+
+// importWorkers is how many batches are validated and written at once.
+const importWorkers = 2
+
+// lineBatch is a run of an input's lines on their way to the store.
+type lineBatch struct {
+	items []pending
+	// end is the offset after the batch's last line, line its number.
+	end  int64
+	line int
+	// readErr, on the last batch, is why the input could not be read on.
+	readErr error
+	err     error         // the store failed: the import stops
+	done    chan struct{} // closed when items hold their outcomes
+}
+
+// readBatches cuts an input into batches of importBatch lines and sends
+// each to work, and to order in input order.
+func readBatches(ctx context.Context, src io.Reader, in *input, i int, work, order chan<- *lineBatch) {
+	lr := newLineReader(src, in.Offset)
+	line := in.Line
+	b := &lineBatch{done: make(chan struct{})}
+	send := func() bool {
+		b.end, b.line = lr.offset(), line
+		select {
+		case order <- b:
+		case <-ctx.Done():
+			return false
+		}
+		select {
+		case work <- b:
+		case <-ctx.Done():
+			return false
+		}
+		b = &lineBatch{done: make(chan struct{})}
+		return true
 	}
 	for {
 		raw, _, err := lr.next()
@@ -242,22 +349,56 @@ func (s *Service) importInput(ctx context.Context, j *job, i int, dir string) er
 		case errors.Is(err, errLineTooLong):
 			p.err = outcome.Newf(http.StatusRequestEntityTooLarge, outcome.CodeTooLong, "", "the line is longer than %d bytes", maxLine)
 		case err != nil:
-			return outcome.Newf(http.StatusBadGateway, outcome.CodeTransient, "", "input %d (%s) could not be read to the end: %v; the import can be resumed", i+1, in.Type, err)
+			line--
+			b.readErr = outcome.Newf(http.StatusBadGateway, outcome.CodeTransient, "", "input %d (%s) could not be read to the end: %v; the import can be resumed", i+1, in.Type, err)
+			send()
+			return
 		default:
-			p.err = parseLine(raw, in.Type, &p)
+			p.raw = append([]byte(nil), raw...)
 		}
-		batch = append(batch, p)
-		if len(batch) == importBatch {
-			if err := commit(lr.offset()); err != nil {
-				return err
-			}
+		b.items = append(b.items, p)
+		if len(b.items) == importBatch && !send() {
+			return
 		}
 	}
-	if err := commit(lr.offset()); err != nil {
-		return err
+	if len(b.items) > 0 {
+		send()
 	}
-	in.Done = true
-	return s.checkpoint(ctx, j)
+}
+
+// importBatch parses a batch's lines and writes the resources through
+// record, noting each line's outcome.
+func (s *Service) importBatch(ctx context.Context, b *lineBatch, typ string) {
+	defer close(b.done)
+	var res []*fhir.Value
+	var at []int
+	for k := range b.items {
+		p := &b.items[k]
+		if p.err != nil || p.raw == nil {
+			continue
+		}
+		if p.err = parseLine(p.raw, typ, p); p.err == nil {
+			res = append(res, p.res)
+			at = append(at, k)
+		}
+		p.raw = nil
+	}
+	if len(res) == 0 {
+		return
+	}
+	out, err := s.rec.Import(ctx, res)
+	if err != nil {
+		b.err = err
+		return
+	}
+	for n, r := range out {
+		p := &b.items[at[n]]
+		p.res = nil
+		p.err, p.unchanged = r.Err, r.Unchanged
+		if r.Err != nil {
+			p.id = r.ID
+		}
+	}
 }
 
 // parseLine reads one NDJSON line as a resource of type typ into p; the
