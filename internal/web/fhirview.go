@@ -185,38 +185,63 @@ func parseTime(s string) time.Time {
 // entry is a line of the record as the pages show it: what, when, and who
 // recorded it.
 type entry struct {
-	ID, Type string
-	Title    string
-	Detail   string
-	Date     string
-	By       string
-	Link     string
-	Tag      *tag
-	source   string // meta.source, to be named
-	when     time.Time
+	ID, Type  string
+	Title     string
+	Detail    string
+	Date      string
+	By        string
+	Link      string
+	Tag       *tag
+	source    string // meta.source, to be named
+	byOrg     bool   // By names an organisation already
+	person    string // who recorded it, when By is their organisation
+	encounter string // the Encounter id it was recorded in
+	when      time.Time
 }
 
 type tag struct{ Text, Colour string }
 
 // recordedBy is who recorded a resource: the organisation in meta.source
 // (named later, by nameSources), or else the performer, author, recorder or
-// requester it names.
-func recordedBy(r *fhir.Value) (source, fallback string) {
+// requester it names, and whether that is an organisation.
+func recordedBy(r *fhir.Value) (source, by string, org bool) {
 	source = text(r, "meta.source")
-	for _, p := range []string{"performer.display", "performer.actor.display", "custodian.display", "serviceProvider.display",
-		"author.display", "recorder.display", "requester.display", "asserter.display"} {
-		if d := text(r, p); d != "" {
-			return source, d
+	for _, p := range []string{"performer", "performer.actor", "custodian", "serviceProvider", "author", "recorder", "requester", "asserter"} {
+		if d := text(r, p+".display"); d != "" {
+			return source, d, strings.HasPrefix(text(r, p+".reference"), "Organization/")
 		}
 	}
-	return source, ""
+	return source, "", false
 }
 
-// nameSources replaces each entry's meta.source reference with the
-// organisation's name, reading the organisations it does not know yet in
-// one search.
+// nameSources says which organisation recorded each entry: the one in its
+// meta.source, named; or, for records that carry none (migrated ones), the
+// organisation that provided the encounter it was recorded in, beside the
+// person who recorded it. Organisations and encounters it does not know
+// yet are read in one search each.
 func (h *Handler) nameSources(ctx context.Context, es []entry) error {
 	now := h.now()
+	var encounters []string
+	for _, e := range es {
+		if e.source == "" && !e.byOrg && e.encounter != "" {
+			encounters = append(encounters, e.encounter)
+		}
+	}
+	providers := map[string]string{}
+	if len(encounters) > 0 {
+		f, err := h.search(ctx, "Encounter", url.Values{"_id": {strings.Join(dedupe(encounters), ",")}, "_elements": {"serviceProvider"}, "_count": {"1000"}})
+		if err != nil {
+			return err
+		}
+		for _, enc := range f.Resources {
+			providers[enc.Str("id")] = text(enc, "serviceProvider.reference")
+		}
+		for i := range es {
+			if p := providers[es[i].encounter]; p != "" && es[i].source == "" && !es[i].byOrg {
+				es[i].source, es[i].person = p, es[i].By
+			}
+		}
+	}
 	var want []string
 	for _, e := range es {
 		if id, ok := strings.CutPrefix(e.source, "Organization/"); ok {
@@ -226,7 +251,7 @@ func (h *Handler) nameSources(ctx context.Context, es []entry) error {
 		}
 	}
 	if len(want) > 0 {
-		f, err := h.search(ctx, "Organization", url.Values{"_id": {strings.Join(dedupe(want), ",")}, "_elements": {"name"}})
+		f, err := h.search(ctx, "Organization", url.Values{"_id": {strings.Join(dedupe(want), ",")}, "_elements": {"name"}, "_count": {"1000"}})
 		if err != nil {
 			return err
 		}
@@ -238,9 +263,13 @@ func (h *Handler) nameSources(ctx context.Context, es []entry) error {
 		if es[i].source == "" {
 			continue
 		}
-		if n, ok := h.orgNames.get(es[i].source, now); ok && n != "" {
+		n, ok := h.orgNames.get(es[i].source, now)
+		switch {
+		case ok && n != "" && es[i].person != "":
+			es[i].By = n + " (" + es[i].person + ")"
+		case ok && n != "":
 			es[i].By = n
-		} else if es[i].By == "" {
+		case es[i].By == "":
 			es[i].By = es[i].source
 		}
 	}

@@ -131,7 +131,11 @@ func (h *Handler) entryOf(r *fhir.Value, detail string, dates ...string) entry {
 			break
 		}
 	}
-	e.source, e.By = recordedBy(r)
+	e.source, e.By, e.byOrg = recordedBy(r)
+	e.encounter = strings.TrimPrefix(text(r, "encounter.reference"), "Encounter/")
+	if !strings.HasPrefix(text(r, "encounter.reference"), "Encounter/") {
+		e.encounter = ""
+	}
 	return e
 }
 
