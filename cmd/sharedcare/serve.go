@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,6 +53,7 @@ type serveConfig struct {
 	CORSOrigins     []string
 	InsecureNoAuth  bool
 	TokenTTL        time.Duration
+	SessionIdle     time.Duration
 }
 
 func serveFlags(args []string) (*serveConfig, error) {
@@ -62,8 +64,8 @@ func serveFlags(args []string) (*serveConfig, error) {
 	fs.StringVar(&cfg.DatabaseURL, "database-url", envOr("SHAREDCARE_DATABASE_URL", ""), "PostgreSQL URL (postgres://...); empty: embedded SQLite in -data (env SHAREDCARE_DATABASE_URL)")
 	fs.StringVar(&cfg.BaseURL, "base-url", envOr("SHAREDCARE_BASE_URL", ""), "public FHIR base URL for Location headers; empty: from each request's Host (env SHAREDCARE_BASE_URL)")
 	maxBody := fs.String("max-body", envOr("SHAREDCARE_MAX_BODY", "33554432"), "largest request body in bytes (env SHAREDCARE_MAX_BODY)")
-	maxActive := fs.String("max-active", envOr("SHAREDCARE_MAX_ACTIVE", "64"), "requests served at once; more wait in a queue (env SHAREDCARE_MAX_ACTIVE)")
-	maxQueue := fs.String("max-queue", envOr("SHAREDCARE_MAX_QUEUE", "1024"), "requests that may wait; beyond this they get 503 (env SHAREDCARE_MAX_QUEUE)")
+	maxActive := fs.String("max-active", envOr("SHAREDCARE_MAX_ACTIVE", strconv.Itoa(4*runtime.GOMAXPROCS(0))), "requests served at once (default 4 per CPU); more wait in a queue (env SHAREDCARE_MAX_ACTIVE)")
+	maxQueue := fs.String("max-queue", envOr("SHAREDCARE_MAX_QUEUE", "512"), "requests that may wait, each at most 1 s; beyond this they get 503 (env SHAREDCARE_MAX_QUEUE)")
 	fs.StringVar(&cfg.Synchronous, "sqlite-synchronous", envOr("SHAREDCARE_SQLITE_SYNCHRONOUS", "FULL"), "FULL: a write is acknowledged after fsync; NORMAL: survives a crash but not a power cut (env SHAREDCARE_SQLITE_SYNCHRONOUS)")
 	fs.StringVar(&cfg.LogFormat, "log-format", envOr("SHAREDCARE_LOG_FORMAT", ""), "text or json; empty: text on a terminal, json otherwise (env SHAREDCARE_LOG_FORMAT)")
 	fs.StringVar(&cfg.LogLevel, "log-level", envOr("SHAREDCARE_LOG_LEVEL", "info"), "debug, info, warn or error (env SHAREDCARE_LOG_LEVEL)")
@@ -78,6 +80,7 @@ func serveFlags(args []string) (*serveConfig, error) {
 	cors := fs.String("cors-origins", envOr("SHAREDCARE_CORS_ORIGINS", ""), "comma-separated origins whose browser apps may call /fhir and /oauth2, or *; empty: none (env SHAREDCARE_CORS_ORIGINS)")
 	noAuth := fs.Bool("insecure-no-auth", envOr("SHAREDCARE_INSECURE_NO_AUTH", "") == "true", "turn authentication OFF: every request may read and change everything; development only (env SHAREDCARE_INSECURE_NO_AUTH=true)")
 	tokenTTL := fs.String("token-ttl", envOr("SHAREDCARE_TOKEN_TTL", "15m"), "how long access tokens live (env SHAREDCARE_TOKEN_TTL)")
+	sessionIdle := fs.String("session-idle", envOr("SHAREDCARE_SESSION_IDLE", "30m"), "sign a web app user out after this long unused (env SHAREDCARE_SESSION_IDLE)")
 	shutdown := fs.String("shutdown-timeout", envOr("SHAREDCARE_SHUTDOWN_TIMEOUT", "20s"), "how long to let requests finish on SIGTERM (env SHAREDCARE_SHUTDOWN_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -102,6 +105,9 @@ func serveFlags(args []string) (*serveConfig, error) {
 	cfg.InsecureNoAuth = *noAuth
 	if cfg.TokenTTL, err = time.ParseDuration(*tokenTTL); err != nil || cfg.TokenTTL < time.Minute || cfg.TokenTTL > 24*time.Hour {
 		return nil, fmt.Errorf("-token-ttl (SHAREDCARE_TOKEN_TTL) %q: want a duration from 1m to 24h", *tokenTTL)
+	}
+	if cfg.SessionIdle, err = time.ParseDuration(*sessionIdle); err != nil || cfg.SessionIdle < time.Minute || cfg.SessionIdle > 12*time.Hour {
+		return nil, fmt.Errorf("-session-idle (SHAREDCARE_SESSION_IDLE) %q: want a duration from 1m to 12h", *sessionIdle)
 	}
 	for _, o := range strings.Split(*cors, ",") {
 		if o = strings.TrimSpace(o); o != "" {
@@ -203,7 +209,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 		MaxActive: cfg.MaxActive, MaxQueue: cfg.MaxQueue, Log: log,
 		Auth: auth.Options{Issuer: cfg.Issuer, TokenTTL: cfg.TokenTTL,
 			OIDC: auth.OIDCOptions{Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience, Claim: cfg.OIDCClaim}},
-		InsecureNoAuth: cfg.InsecureNoAuth, CORSOrigins: cfg.CORSOrigins,
+		InsecureNoAuth: cfg.InsecureNoAuth, CORSOrigins: cfg.CORSOrigins, SessionIdle: cfg.SessionIdle,
 	})
 	if cfg.Demo {
 		start := time.Now()
@@ -249,7 +255,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 	}()
 	log.Info("sharedcare serving", "addr", ln.Addr().String(), "fhir_base", displayBase(cfg.BaseURL, ln.Addr(), tls), "database", where,
 		"max_body", cfg.MaxBody, "max_active", cfg.MaxActive, "max_queue", cfg.MaxQueue, "sqlite_synchronous", cfg.Synchronous,
-		"tls", tls, "auth", !cfg.InsecureNoAuth, "issuer", cfg.Issuer, "oidc_issuer", cfg.OIDCIssuer, "token_ttl", cfg.TokenTTL.String(),
+		"tls", tls, "auth", !cfg.InsecureNoAuth, "issuer", cfg.Issuer, "oidc_issuer", cfg.OIDCIssuer, "token_ttl", cfg.TokenTTL.String(), "session_idle", cfg.SessionIdle.String(),
 		"cors_origins", strings.Join(cfg.CORSOrigins, ","))
 	select {
 	case err := <-errc:

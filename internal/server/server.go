@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -32,9 +33,9 @@ type Options struct {
 	BaseURL string
 	// MaxBody bounds request bodies in bytes; 0 means 32 MiB.
 	MaxBody int64
-	// MaxActive bounds requests served at once; 0 means 64. MaxQueue bounds
-	// those waiting for a turn (0 means 1024), each at most MaxWait (0
-	// means 2s); beyond either, requests are shed with 503.
+	// MaxActive bounds requests served at once; 0 means 4 per CPU.
+	// MaxQueue bounds those waiting for a turn (0 means 512), each at most
+	// MaxWait (0 means 1 s); beyond either, requests are shed with 503.
 	MaxActive, MaxQueue int
 	MaxWait             time.Duration
 	Version             string
@@ -50,6 +51,9 @@ type Options struct {
 	// the zero value requires a bearer token on every /fhir request but
 	// GET /fhir/metadata.
 	InsecureNoAuth bool
+	// SessionIdle signs a web app user out after this long unused; 0
+	// means 30 minutes.
+	SessionIdle time.Duration
 	// CORSOrigins are the origins whose browser apps may call /fhir,
 	// /oauth2 and /.well-known ("*" for any); nil allows none.
 	CORSOrigins []string
@@ -84,13 +88,15 @@ func New(opts Options) *Server {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
 	if opts.MaxActive == 0 {
-		opts.MaxActive = 64
+		// A few per core: more only share the same CPU and stretch every
+		// admitted request's latency.
+		opts.MaxActive = 4 * runtime.GOMAXPROCS(0)
 	}
 	if opts.MaxQueue == 0 {
-		opts.MaxQueue = 1024
+		opts.MaxQueue = 512
 	}
 	if opts.MaxWait == 0 {
-		opts.MaxWait = 2 * time.Second
+		opts.MaxWait = time.Second
 	}
 	if opts.Validator == nil {
 		opts.Validator = validate.New(validate.Options{Invariants: validate.NewFHIRPathInvariants()})
@@ -117,7 +123,7 @@ func New(opts Options) *Server {
 	}
 	fhirAPI := api.New(apiOpts)
 	apps := web.New(web.Options{Record: rec, Auth: authz, Origin: opts.Auth.Issuer, FHIRBase: opts.Auth.FHIRBase,
-		Now: opts.Auth.Now, Log: opts.Log.With("component", "web")})
+		IdleTimeout: opts.SessionIdle, Now: opts.Auth.Now, Log: opts.Log.With("component", "web")})
 	s := &Server{store: opts.Store, log: opts.Log, metrics: &metrics{started: time.Now()}, auth: authz, insecure: opts.InsecureNoAuth, bulk: jobs}
 	if s.insecure {
 		s.warnInsecure(context.Background())
