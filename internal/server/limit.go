@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"sharedcare/internal/api"
@@ -13,22 +14,37 @@ import (
 // it is shed at once with 503 and Retry-After, so that an overload (a
 // Monday morning at 5x) costs the excess requests, not the server: memory
 // stays bounded and admitted requests keep a bounded latency.
+//
+// Signing in has slots of its own, so that a crowd of searches cannot
+// keep clinicians from signing in; health checks and metrics are never
+// queued, so that operators can see an overloaded server.
 type limiter struct {
 	active  chan struct{}
 	queue   chan struct{}
 	maxWait time.Duration
 	metrics *metrics
 	next    http.Handler
+	signIn  *limiter // for /oauth2 and /.well-known
 }
 
 func newLimiter(maxActive, maxQueue int, maxWait time.Duration, m *metrics, next http.Handler) http.Handler {
 	if maxActive <= 0 {
 		return next
 	}
-	return &limiter{active: make(chan struct{}, maxActive), queue: make(chan struct{}, maxQueue), maxWait: maxWait, metrics: m, next: next}
+	l := &limiter{active: make(chan struct{}, maxActive), queue: make(chan struct{}, maxQueue), maxWait: maxWait, metrics: m, next: next}
+	l.signIn = &limiter{active: make(chan struct{}, max(2, maxActive/2)), queue: make(chan struct{}, maxQueue), maxWait: maxWait, metrics: m, next: next}
+	return l
 }
 
 func (l *limiter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch p := r.URL.Path; {
+	case p == "/healthz" || p == "/readyz" || p == "/metrics":
+		l.next.ServeHTTP(w, r)
+		return
+	case l.signIn != nil && (strings.HasPrefix(p, "/oauth2/") || strings.HasPrefix(p, "/.well-known/")):
+		l.signIn.ServeHTTP(w, r)
+		return
+	}
 	select {
 	case l.active <- struct{}{}:
 	default:

@@ -8,6 +8,7 @@ package sqlbuild
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"strings"
 
 	"sharedcare/internal/fhir"
@@ -303,12 +304,24 @@ func (b *builder) filterAs(types []string, f *search.Filter, ridExpr string, dri
 		return fmt.Sprintf("%s IN (SELECT rid FROM %s WHERE %s AND (%s))", ridExpr, table, params, strings.Join(ors, " OR ")), nil
 	}
 	// Arguments are positional: this form puts them in the same order.
-	exists := fmt.Sprintf("EXISTS (SELECT 1 FROM %s x WHERE x.rid = %s AND x.%s AND (%s))", table, ridExpr, params, strings.Join(ors, " OR "))
+	cond := strings.Join(ors, " OR ")
+	if b.dialect == SQLite {
+		// Probe the candidate's rows by the (rid, param) key: without this
+		// SQLite may prefer the (param, value) index and walk every row of
+		// a common value (all 'laboratory' categories) per candidate.
+		cond = valueColumn.ReplaceAllString(cond, "+$1")
+	}
+	exists := fmt.Sprintf("EXISTS (SELECT 1 FROM %s x WHERE x.rid = %s AND x.%s AND (%s))", table, ridExpr, params, cond)
 	if f.Modifier == "not" || f.Modifier == "not-in" {
 		return "NOT " + exists, nil
 	}
 	return exists, nil
 }
+
+// valueColumn matches the value columns of the index tables in a
+// condition this package wrote (it holds only column names, operators and
+// placeholders), so that they can be marked "not for index lookup".
+var valueColumn = regexp.MustCompile(`\b(exact|norm|code|system|url|target_id|target_type|lo|hi|value|ccode|cvalue|a_system|a_code|b_system|b_code|b_lo|b_hi|c_lo|c_hi)\b`)
 
 var tables = map[string]string{
 	"string": "idx_string", "token": "idx_token", "reference": "idx_reference", "date": "idx_date",

@@ -13,6 +13,9 @@ import (
 // frames into the database file.
 const checkpointEvery = 500 * time.Millisecond
 
+// optimizeEvery is how often the planner's statistics are refreshed.
+const optimizeEvery = time.Hour
+
 // walLimitFrames is the WAL size (in pages) past which the writer itself
 // finishes a checkpoint and truncates the WAL. Passive checkpoints alone
 // never let the WAL restart while writes keep coming (each one ends with
@@ -31,6 +34,8 @@ func passiveCheckpoints(conn *sql.DB, stop <-chan struct{}, done chan<- struct{}
 	defer close(done)
 	t := time.NewTicker(checkpointEvery)
 	defer t.Stop()
+	optimize := time.NewTicker(optimizeEvery)
+	defer optimize.Stop()
 	for {
 		select {
 		case <-stop:
@@ -42,6 +47,12 @@ func passiveCheckpoints(conn *sql.DB, stop <-chan struct{}, done chan<- struct{}
 		case <-t.C:
 			if _, err := conn.ExecContext(context.Background(), `PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
 				log.Warn("checkpoint failed", "err", err)
+			}
+		case <-optimize.C:
+			// Refresh the statistics the query planner uses, with a bounded
+			// sample (https://sqlite.org/pragma.html#pragma_optimize).
+			if _, err := conn.ExecContext(context.Background(), `PRAGMA analysis_limit=1000; PRAGMA optimize`); err != nil {
+				log.Warn("optimize failed", "err", err)
 			}
 		}
 	}
