@@ -46,10 +46,9 @@ var appScopes = map[app]string{
 // clientScopes are all the apps' client may be granted.
 const clientScopes = "openid fhirUser online_access patient/*.cruds user/*.cruds"
 
-// session is a signed-in browser: kept server-side (record.PutSession)
-// under the SHA-256 of its cookie, so that neither the database nor the
-// browser holds anything that works on its own... the browser's cookie
-// is useless without the server, and the tokens never reach the browser.
+// session is a signed-in browser, kept server-side (record.PutSession)
+// under the SHA-256 of its cookie: the tokens never reach the browser, and
+// the database holds no cookie that would open the session.
 type session struct {
 	App          app       `json:"app"`
 	Name         string    `json:"name"`
@@ -317,7 +316,7 @@ func (h *Handler) session(w http.ResponseWriter, r *http.Request) (*session, err
 	}
 	pr, err := h.verify(r, s)
 	if err != nil {
-		if _, ok := errorsAsOutcome(err); ok {
+		if _, ok := outcome.As(err); ok {
 			h.rec.DeleteSession(r.Context(), key) // revoked or refused: sign in again
 			return nil, nil
 		}
@@ -466,7 +465,3 @@ func (h *Handler) signout(w http.ResponseWriter, r *http.Request) {
 // tlsState marks an in-process request as made over TLS, so that the
 // authorisation server derives an https issuer for it.
 var tlsState tls.ConnectionState
-
-func errorsAsOutcome(err error) (*outcome.Error, bool) { return outcome.As(err) }
-
-func urlQueryEscape(s string) string { return url.QueryEscape(s) }

@@ -2,15 +2,14 @@ package web
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
-	"errors"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -159,7 +158,7 @@ func (h *Handler) page(a app, fn pageFunc) http.Handler {
 		}
 		if s == nil {
 			if r.Method == http.MethodGet {
-				http.Redirect(w, r, "/signin?app="+string(a)+"&next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				http.Redirect(w, r, "/signin?app="+string(a)+"&next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 				return
 			}
 			h.render(w, r, http.StatusForbidden, "error", &view{Title: "You have been signed out", D: errorData{
@@ -201,7 +200,11 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, s *session, err e
 			}
 			v.Title, v.D = "You cannot do this", errorData{Message: msg}
 		default:
-			v.Title, v.D = "There is a problem", errorData{Message: "The request could not be completed. Go back and try again."}
+			msg := "The request could not be completed. Go back and try again."
+			if len(e.Issues) > 0 && e.Issues[0].Diagnostics != "" {
+				msg = e.Issues[0].Diagnostics // for this user, about their own request
+			}
+			v.Title, v.D = "There is a problem", errorData{Message: msg}
 		}
 	} else {
 		if ok {
@@ -431,11 +434,4 @@ func (c *nameCache) put(ref, name string, now time.Time) {
 		c.m = map[string]cachedName{}
 	}
 	c.m[ref] = cachedName{name: name, until: now.Add(10 * time.Minute)}
-}
-
-var errNoSession = errors.New("no session")
-
-// withPrincipal is ctx for in-process work as s's user.
-func withPrincipal(ctx context.Context, s *session) context.Context {
-	return auth.NewContext(ctx, s.principal)
 }
