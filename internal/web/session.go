@@ -440,6 +440,7 @@ func (h *Handler) revoke(r *http.Request, s *session) {
 // signout handles POST /signout: the tokens are revoked, the session
 // forgotten, and the browser told to drop the pages it cached.
 func (h *Handler) signout(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	s, err := h.session(w, r)
 	if err != nil {
 		h.fail(w, r, nil, err)

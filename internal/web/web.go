@@ -145,6 +145,10 @@ const (
 // user's Principal.
 type pageFunc func(w http.ResponseWriter, r *http.Request, s *session) error
 
+// maxForm bounds the body of a form: the longest, an online consultation
+// request, is a few kilobytes.
+const maxForm = 64 << 10
+
 // page wraps a pageFunc: it finds the session (or sends the browser to
 // sign in), checks that the user belongs in this app, enforces the CSRF
 // token on every POST, puts the Principal in the context and renders any
@@ -168,6 +172,9 @@ func (h *Handler) page(a app, fn pageFunc) http.Handler {
 		if s.App != a {
 			http.Redirect(w, r, "/"+string(s.App)+"/", http.StatusSeeOther)
 			return
+		}
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 		}
 		if r.Method == http.MethodPost && !s.checkCSRF(r) {
 			h.render(w, r, http.StatusForbidden, "error", &view{Title: "This form has expired", s: s, D: errorData{

@@ -470,3 +470,13 @@ func TestNavCurrent(t *testing.T) {
 		}
 	}
 }
+
+func TestFormBodyBounded(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	pat := signedIn(t, s, "patient", "margaret.thompson")
+	big := url.Values{"csrf": {pat.csrf("/patient/help")}, "problem": {strings.Repeat("a", 100<<10)}, "duration": {"days"}, "want": {"call"}}
+	if p := pat.post("/patient/help", big); p.status != http.StatusForbidden {
+		t.Errorf("POST /patient/help with a 100 KB body = %d, want 403 (the form is not read past 64 KB)", p.status)
+	}
+}
