@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -71,7 +70,6 @@ type Server struct {
 	verified tokenCache
 	oidc     *remoteKeys // nil without an external provider
 	jwks     jwksCache   // clients' JWKS URLs
-	takeMu   sync.Mutex  // serialises take and claimOnce within this process
 }
 
 // New returns a Server over opts.Records. It does no I/O: signing keys are

@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -23,23 +22,28 @@ type Records interface {
 	PutRecord(ctx context.Context, kind, key string, value []byte, expires time.Time) error
 	DeleteRecord(ctx context.Context, kind, key string) error
 	ListRecords(ctx context.Context, kind string, fn func(key string, value []byte) error) error
+	// TakeRecord and PutRecordIfAbsent are atomic across nodes: single-use
+	// codes and replay caches rely on them.
+	TakeRecord(ctx context.Context, kind, key string) ([]byte, error)
+	PutRecordIfAbsent(ctx context.Context, kind, key string, value []byte, expires time.Time) (bool, error)
 }
 
 // Kinds of record auth keeps.
 const (
-	kindUser      = "auth.user"        // key: user id
-	kindUsername  = "auth.username"    // key: lower-case user name → user id
-	kindExternal  = "auth.external"    // key: external identity claim value → user id
-	kindClient    = "auth.client"      // key: client id
-	kindKey       = "auth.signing-key" // key: kid
-	kindCode      = "auth.code"        // key: SHA-256 of an authorisation code
-	kindRequest   = "auth.request"     // key: pending authorisation request id
-	kindLaunch    = "auth.launch"      // key: launch id
-	kindRefresh   = "auth.refresh"     // key: SHA-256 of a refresh token
-	kindFamily    = "auth.family"      // key: refresh token family (session) id
-	kindRevoked   = "auth.revoked"     // key: revoked access token jti or session id
-	kindAssertion = "auth.assertion"   // key: client id | jti of a used client assertion
-	kindAttempts  = "auth.attempts"    // key: "user:<name>" or "ip:<address>"
+	kindUser      = "auth.user"         // key: user id
+	kindUsername  = "auth.username"     // key: lower-case user name → user id
+	kindExternal  = "auth.external"     // key: external identity claim value → user id
+	kindClient    = "auth.client"       // key: client id
+	kindKey       = "auth.signing-key"  // key: kid
+	kindCode      = "auth.code"         // key: SHA-256 of an authorisation code
+	kindRequest   = "auth.request"      // key: pending authorisation request id
+	kindLaunch    = "auth.launch"       // key: launch id
+	kindRefresh   = "auth.refresh"      // key: SHA-256 of a refresh token
+	kindFamily    = "auth.family"       // key: refresh token family (session) id
+	kindRevoked   = "auth.revoked"      // key: revoked access token jti or session id
+	kindAssertion = "auth.assertion"    // key: client id | jti of a used client assertion
+	kindAttempts  = "auth.attempts"     // key: "user:<name>" or "ip:<address>"
+	kindUsed      = "auth.refresh-used" // key: SHA-256 of a refresh token that has been exchanged
 )
 
 var errNotFound = store.ErrNotFound
@@ -63,34 +67,22 @@ func putJSON(ctx context.Context, r Records, kind, key string, v any, expires ti
 	return r.PutRecord(ctx, kind, key, b, expires)
 }
 
-// take reads a single-use record and deletes it. Within this process the
-// read and the delete happen under s.takeMu, so two requests cannot both
-// take the same authorisation code or client assertion. Records has no
-// atomic read-and-delete, so two nodes of one PostgreSQL database could
-// still each take it within the same few milliseconds (see README: what
-// auth leaves to the store).
+// take reads a single-use record and deletes it, atomically: of requests
+// taking the same authorisation code or launch at once, on any node,
+// exactly one gets it.
 func (s *Server) take(ctx context.Context, kind, key string, v any) error {
-	s.takeMu.Lock()
-	defer s.takeMu.Unlock()
-	if err := getJSON(ctx, s.rec, kind, key, v); err != nil {
+	b, err := s.rec.TakeRecord(ctx, kind, key)
+	if err != nil {
 		return err
 	}
-	return s.rec.DeleteRecord(ctx, kind, key)
+	return json.Unmarshal(b, v)
 }
 
 // claimOnce records key as used until expires and reports whether it was
-// unused before, for replay protection; see take for its atomicity.
+// unused before, for replay protection; concurrent claims on any node
+// cannot both succeed.
 func (s *Server) claimOnce(ctx context.Context, kind, key string, expires time.Time) (bool, error) {
-	s.takeMu.Lock()
-	defer s.takeMu.Unlock()
-	_, err := s.rec.GetRecord(ctx, kind, key)
-	switch {
-	case err == nil:
-		return false, nil
-	case !errors.Is(err, errNotFound):
-		return false, err
-	}
-	return true, s.rec.PutRecord(ctx, kind, key, []byte("1"), expires)
+	return s.rec.PutRecordIfAbsent(ctx, kind, key, []byte("1"), expires)
 }
 
 // randomToken returns n random bytes, base64url-encoded.

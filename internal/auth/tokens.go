@@ -220,8 +220,6 @@ func (s *Server) refresh(r *http.Request, c *Client) (*tokenResponse, error) {
 // in again, and so is the thief.
 func (s *Server) useRefresh(ctx context.Context, token string, c *Client) (*refreshToken, error) {
 	bad := oauthErr(http.StatusBadRequest, "invalid_grant", "the refresh token is unknown, expired or revoked")
-	s.takeMu.Lock()
-	defer s.takeMu.Unlock()
 	key := hashKey(token)
 	var rt refreshToken
 	if err := getJSON(ctx, s.rec, kindRefresh, key, &rt); errors.Is(err, errNotFound) {
@@ -241,13 +239,15 @@ func (s *Server) useRefresh(ctx context.Context, token string, c *Client) (*refr
 	if f.Revoked || !s.now().Before(f.Expires) {
 		return nil, bad
 	}
-	if rt.Used {
+	// Marking the token used is one atomic claim, so that two exchanges
+	// racing on different nodes cannot both succeed.
+	first, err := s.claimOnce(ctx, kindUsed, key, rt.Expires)
+	if err != nil {
+		return nil, err
+	}
+	if rt.Used || !first {
 		s.log.WarnContext(ctx, "refresh token reused: revoking its family", "client_id", c.ID, "sid", rt.Family)
 		return nil, errors.Join(bad, s.revokeFamily(ctx, rt.Family, f))
-	}
-	rt.Used = true
-	if err := putJSON(ctx, s.rec, kindRefresh, key, rt, rt.Expires); err != nil {
-		return nil, err
 	}
 	return &rt, nil
 }
@@ -329,7 +329,7 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var rt refreshToken
-	if err := getJSON(ctx, s.rec, kindRefresh, hashKey(tok), &rt); err == nil && !rt.Used && s.now().Before(rt.Expires) {
+	if err := getJSON(ctx, s.rec, kindRefresh, hashKey(tok), &rt); err == nil && !rt.Used && s.now().Before(rt.Expires) && !s.refreshUsed(ctx, hashKey(tok)) {
 		var f family
 		if err := getJSON(ctx, s.rec, kindFamily, rt.Family, &f); err == nil && !f.Revoked {
 			writeJSON(w, http.StatusOK, map[string]any{"active": true, "token_type": "refresh_token", "scope": rt.Scope,
@@ -443,4 +443,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	h.Set("Pragma", "no-cache")
 	w.WriteHeader(status)
 	w.Write(b)
+}
+
+// refreshUsed reports whether the refresh token with this key has been
+// exchanged already.
+func (s *Server) refreshUsed(ctx context.Context, key string) bool {
+	_, err := s.rec.GetRecord(ctx, kindUsed, key)
+	return err == nil
 }

@@ -233,6 +233,15 @@ type Records interface {
 	PutRecord(ctx context.Context, kind, key string, value []byte, expires time.Time) error
 	// DeleteRecord removes a record; removing an absent one is no error.
 	DeleteRecord(ctx context.Context, kind, key string) error
+	// TakeRecord deletes a record and returns its value, atomically: of
+	// callers taking the same record at once, on any node, exactly one
+	// gets it (authorisation codes, single-use tokens); ErrNotFound if it
+	// is absent or expired.
+	TakeRecord(ctx context.Context, kind, key string) ([]byte, error)
+	// PutRecordIfAbsent creates a record unless an unexpired one exists,
+	// and reports whether it did: of concurrent callers exactly one does
+	// (replay caches).
+	PutRecordIfAbsent(ctx context.Context, kind, key string, value []byte, expires time.Time) (bool, error)
 	// ListRecords calls fn for each unexpired record of kind, by key.
 	ListRecords(ctx context.Context, kind string, fn func(key string, value []byte) error) error
 }

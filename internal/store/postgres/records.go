@@ -94,3 +94,45 @@ func (db *DB) ListRecords(ctx context.Context, kind string, fn func(key string, 
 	}
 	return nil
 }
+
+// TakeRecord deletes a record and returns its value, in one statement, so
+// that of nodes taking the same record at once exactly one gets it.
+func (db *DB) TakeRecord(ctx context.Context, kind, key string) ([]byte, error) {
+	var v []byte
+	// Not retried on a broken connection: the delete may have happened.
+	conn, err := db.acquire(ctx)
+	if err != nil {
+		return nil, db.fail(ctx, "take record "+kind, err)
+	}
+	defer conn.Release()
+	err = conn.QueryRow(ctx, `DELETE FROM records WHERE kind = $1 AND key = $2 AND (expires = 0 OR expires > $3) RETURNING value`,
+		kind, key, db.opts.Now().UnixMilli()).Scan(&v)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, store.ErrNotFound
+	case err != nil:
+		return nil, db.fail(ctx, "take record "+kind, err)
+	}
+	return v, nil
+}
+
+// PutRecordIfAbsent creates a record unless an unexpired one exists, and
+// reports whether it did; concurrent callers cannot both succeed.
+func (db *DB) PutRecordIfAbsent(ctx context.Context, kind, key string, value []byte, expires time.Time) (bool, error) {
+	var exp int64
+	if !expires.IsZero() {
+		exp = expires.UnixMilli()
+	}
+	conn, err := db.acquire(ctx)
+	if err != nil {
+		return false, db.fail(ctx, "claim record "+kind, err)
+	}
+	defer conn.Release()
+	tag, err := conn.Exec(ctx, `INSERT INTO records (kind, key, value, expires) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value, expires = excluded.expires
+		WHERE records.expires != 0 AND records.expires <= $5`, kind, key, value, exp, db.opts.Now().UnixMilli())
+	if err != nil {
+		return false, db.fail(ctx, "claim record "+kind, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}

@@ -72,3 +72,49 @@ func (db *DB) ListRecords(ctx context.Context, kind string, fn func(key string, 
 	}
 	return rows.Err()
 }
+
+// TakeRecord deletes a record and returns its value, through the writer,
+// so that of callers taking the same record exactly one gets it.
+func (db *DB) TakeRecord(ctx context.Context, kind, key string) ([]byte, error) {
+	var v []byte
+	err := db.Tx(ctx, func(tx store.Tx) error {
+		err := tx.(*writeTx).conn.QueryRowContext(ctx, `DELETE FROM records WHERE kind = ? AND key = ? AND (expires = 0 OR expires > ?) RETURNING value`,
+			kind, key, db.opts.Now().UnixMilli()).Scan(&v)
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: take record %s: %w", kind, err)
+	}
+	return v, nil
+}
+
+// PutRecordIfAbsent creates a record unless an unexpired one exists, and
+// reports whether it did.
+func (db *DB) PutRecordIfAbsent(ctx context.Context, kind, key string, value []byte, expires time.Time) (bool, error) {
+	var exp int64
+	if !expires.IsZero() {
+		exp = expires.UnixMilli()
+	}
+	created := false
+	err := db.Tx(ctx, func(tx store.Tx) error {
+		res, err := tx.(*writeTx).conn.ExecContext(ctx, `INSERT INTO records (kind, key, value, expires) VALUES (?, ?, ?, ?)
+			ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value, expires = excluded.expires
+			WHERE records.expires != 0 AND records.expires <= ?`, kind, key, value, exp, db.opts.Now().UnixMilli())
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		created = n == 1
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("sqlite: claim record %s: %w", kind, err)
+	}
+	return created, nil
+}

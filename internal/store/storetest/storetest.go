@@ -38,6 +38,7 @@ func Run(t *testing.T, open Opener) {
 		{"ConcurrentIfMatch", testConcurrentIfMatch},
 		{"ConcurrentCreates", testConcurrentCreates},
 		{"Records", testRecords},
+		{"RecordsOnce", testRecordsOnce},
 		{"AuditChain", testAuditChain},
 		{"PatientsAndSource", testPatientsAndSource},
 		{"ConcurrentUpsert", testConcurrentUpsert},
@@ -510,4 +511,48 @@ func got0(t *testing.T, s store.Store) []*store.AuditRecord {
 		t.Fatalf("SearchAudit patient p0 = %d, %v; want 40", len(evs), err)
 	}
 	return evs
+}
+
+func testRecordsOnce(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if err := s.PutRecord(ctx, "code", "c1", []byte("grant"), time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	took, claimed := 0, 0
+	for range 8 {
+		wg.Go(func() {
+			v, err := s.TakeRecord(ctx, "code", "c1")
+			ok, cerr := s.PutRecordIfAbsent(ctx, "jti", "j1", []byte("1"), time.Now().Add(time.Hour))
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil && string(v) == "grant":
+				took++
+			case !errors.Is(err, store.ErrNotFound):
+				t.Errorf("TakeRecord: %v", err)
+			}
+			if cerr != nil {
+				t.Errorf("PutRecordIfAbsent: %v", cerr)
+			}
+			if ok {
+				claimed++
+			}
+		})
+	}
+	wg.Wait()
+	if took != 1 || claimed != 1 {
+		t.Errorf("8 racing callers: %d took the record, %d claimed the key; want 1 and 1", took, claimed)
+	}
+	// An expired record is absent: it can be claimed again.
+	if err := s.PutRecord(ctx, "jti", "old", []byte("1"), time.Now().Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.PutRecordIfAbsent(ctx, "jti", "old", []byte("2"), time.Time{}); err != nil || !ok {
+		t.Errorf("PutRecordIfAbsent over an expired record = %v, %v; want true", ok, err)
+	}
+	if _, err := s.TakeRecord(ctx, "code", "never"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("TakeRecord of nothing = %v, want ErrNotFound", err)
+	}
 }
