@@ -23,6 +23,8 @@ var commands = map[string]command{
 	"load":     {"drive a server with synthetic clinicians and report latency, errors and memory", runLoad},
 	"audit":    {"verify the audit trail's hash chain (audit verify)", runAudit},
 	"admin":    {"create users, register OAuth clients, rotate the signing key", runAdmin},
+	"import":   {"import FHIR NDJSON files into the database, resumably", runImport},
+	"migrate":  {"move a practice or group from one FHIR server to another and verify it", runMigrate},
 }
 
 func main() {

@@ -54,6 +54,10 @@ type serveConfig struct {
 	InsecureNoAuth  bool
 	TokenTTL        time.Duration
 	SessionIdle     time.Duration
+	ExportDir       string
+	ExportExpiry    time.Duration
+	BulkJobs        int
+	BulkDuty        float64
 }
 
 func serveFlags(args []string) (*serveConfig, error) {
@@ -82,6 +86,10 @@ func serveFlags(args []string) (*serveConfig, error) {
 	tokenTTL := fs.String("token-ttl", envOr("SHAREDCARE_TOKEN_TTL", "15m"), "how long access tokens live (env SHAREDCARE_TOKEN_TTL)")
 	sessionIdle := fs.String("session-idle", envOr("SHAREDCARE_SESSION_IDLE", "30m"), "sign a web app user out after this long unused (env SHAREDCARE_SESSION_IDLE)")
 	shutdown := fs.String("shutdown-timeout", envOr("SHAREDCARE_SHUTDOWN_TIMEOUT", "20s"), "how long to let requests finish on SIGTERM (env SHAREDCARE_SHUTDOWN_TIMEOUT)")
+	fs.StringVar(&cfg.ExportDir, "export-dir", envOr("SHAREDCARE_EXPORT_DIR", ""), "folder of bulk export files; several nodes must share it; off: no $export or $import; empty: DATA/exports (env SHAREDCARE_EXPORT_DIR)")
+	exportExpiry := fs.String("export-expiry", envOr("SHAREDCARE_EXPORT_EXPIRY", "24h"), "how long finished bulk jobs and their files are kept (env SHAREDCARE_EXPORT_EXPIRY)")
+	bulkJobs := fs.String("bulk-jobs", envOr("SHAREDCARE_BULK_JOBS", "1"), "bulk export and import jobs this node runs at once (env SHAREDCARE_BULK_JOBS)")
+	bulkDuty := fs.String("bulk-duty", envOr("SHAREDCARE_BULK_DUTY", "1"), "share of its time a bulk job works, pausing for the rest, from 0.05 to 1 (env SHAREDCARE_BULK_DUTY)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -97,6 +105,21 @@ func serveFlags(args []string) (*serveConfig, error) {
 	}
 	if cfg.MaxQueue, err = strconv.Atoi(*maxQueue); err != nil || cfg.MaxQueue < 0 {
 		return nil, fmt.Errorf("-max-queue (SHAREDCARE_MAX_QUEUE) %q: want a number", *maxQueue)
+	}
+	if cfg.ExportExpiry, err = time.ParseDuration(*exportExpiry); err != nil || cfg.ExportExpiry < time.Minute {
+		return nil, fmt.Errorf("-export-expiry (SHAREDCARE_EXPORT_EXPIRY) %q: want a duration of a minute or more", *exportExpiry)
+	}
+	if cfg.BulkJobs, err = strconv.Atoi(*bulkJobs); err != nil || cfg.BulkJobs < 1 || cfg.BulkJobs > 64 {
+		return nil, fmt.Errorf("-bulk-jobs (SHAREDCARE_BULK_JOBS) %q: want a whole number from 1 to 64", *bulkJobs)
+	}
+	if cfg.BulkDuty, err = strconv.ParseFloat(*bulkDuty, 64); err != nil || cfg.BulkDuty < 0.05 || cfg.BulkDuty > 1 {
+		return nil, fmt.Errorf("-bulk-duty (SHAREDCARE_BULK_DUTY) %q: want a number from 0.05 to 1", *bulkDuty)
+	}
+	switch cfg.ExportDir {
+	case "":
+		cfg.ExportDir = filepath.Join(cfg.DataDir, "exports")
+	case "off":
+		cfg.ExportDir = ""
 	}
 	if cfg.ShutdownTimeout, err = time.ParseDuration(*shutdown); err != nil {
 		return nil, fmt.Errorf("-shutdown-timeout (SHAREDCARE_SHUTDOWN_TIMEOUT) %q: %v", *shutdown, err)
@@ -210,6 +233,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 		Auth: auth.Options{Issuer: cfg.Issuer, TokenTTL: cfg.TokenTTL,
 			OIDC: auth.OIDCOptions{Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience, Claim: cfg.OIDCClaim}},
 		InsecureNoAuth: cfg.InsecureNoAuth, CORSOrigins: cfg.CORSOrigins, SessionIdle: cfg.SessionIdle,
+		ExportDir: cfg.ExportDir, ExportExpiry: cfg.ExportExpiry, BulkJobs: cfg.BulkJobs, BulkDuty: cfg.BulkDuty,
 	})
 	if cfg.Demo {
 		start := time.Now()
@@ -256,7 +280,8 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 	log.Info("sharedcare serving", "addr", ln.Addr().String(), "fhir_base", displayBase(cfg.BaseURL, ln.Addr(), tls), "database", where,
 		"max_body", cfg.MaxBody, "max_active", cfg.MaxActive, "max_queue", cfg.MaxQueue, "sqlite_synchronous", cfg.Synchronous,
 		"tls", tls, "auth", !cfg.InsecureNoAuth, "issuer", cfg.Issuer, "oidc_issuer", cfg.OIDCIssuer, "token_ttl", cfg.TokenTTL.String(), "session_idle", cfg.SessionIdle.String(),
-		"cors_origins", strings.Join(cfg.CORSOrigins, ","))
+		"cors_origins", strings.Join(cfg.CORSOrigins, ","), "export_dir", cfg.ExportDir, "export_expiry", cfg.ExportExpiry.String(),
+		"bulk_jobs", cfg.BulkJobs, "bulk_duty", cfg.BulkDuty)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve %s: %w", cfg.Addr, err)
