@@ -9,6 +9,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -44,30 +45,79 @@ type site struct {
 	passwords map[string]string // by user name
 }
 
+// newSite starts a site of its own, for a test that moves its clock.
 func newSite(t testing.TB) *site {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(t.TempDir(), "web.db")})
+	s, stop, err := startSite(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
+	t.Cleanup(stop)
+	return s
+}
+
+// The site most tests share: loading the demo takes a second or two (ten
+// under -race), and the tests touch different patients, or only add to a
+// record, so they can share it. TestMain stops it.
+var shared struct {
+	once sync.Once
+	site *site
+	stop func()
+	err  error
+}
+
+func sharedSite(t *testing.T) *site {
+	t.Helper()
+	shared.once.Do(func() {
+		dir, err := os.MkdirTemp("", "sharedcare-web-test-")
+		if err != nil {
+			shared.err = err
+			return
+		}
+		var stop func()
+		shared.site, stop, shared.err = startSite(dir)
+		shared.stop = func() {
+			if stop != nil {
+				stop()
+			}
+			os.RemoveAll(dir)
+		}
+	})
+	if shared.err != nil {
+		t.Fatal(shared.err)
+	}
+	return shared.site
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.stop != nil {
+		shared.stop()
+	}
+	os.Exit(code)
+}
+
+func startSite(dir string) (*site, func(), error) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(dir, "web.db")})
+	if err != nil {
+		return nil, nil, err
+	}
 	c := &clock{t: time.Now()}
 	srv := server.New(server.Options{Store: db, Auth: auth.Options{Now: c.now}})
 	demo, err := srv.LoadDemo(ctx, time.Now())
-	if err != nil {
-		t.Fatal(err)
+	if err == nil {
+		var logins []server.DemoLogin
+		if logins, err = srv.DemoUsers(ctx, demo); err == nil {
+			s := &site{Server: httptest.NewServer(srv), clock: c, demo: demo, passwords: map[string]string{}}
+			for _, l := range logins {
+				s.passwords[l.Username] = l.Password
+			}
+			return s, func() { s.Close(); db.Close() }, nil
+		}
 	}
-	logins, err := srv.DemoUsers(ctx, demo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &site{Server: httptest.NewServer(srv), clock: c, demo: demo, passwords: map[string]string{}}
-	t.Cleanup(s.Close)
-	for _, l := range logins {
-		s.passwords[l.Username] = l.Password
-	}
-	return s
+	db.Close()
+	return nil, nil, err
 }
 
 // browser is a user's browser: a cookie jar, following redirects.
@@ -158,7 +208,7 @@ func signedIn(t *testing.T, s *site, app, user string) *browser {
 
 func TestPagesRender(t *testing.T) {
 	t.Parallel()
-	s := newSite(t)
+	s := sharedSite(t)
 	margaret, other := s.demo.Patients[0], s.demo.Patients[1]
 	pat := signedIn(t, s, "patient", "margaret.thompson")
 	gp := signedIn(t, s, "clinician", "sarah.hughes")
@@ -223,7 +273,7 @@ func reformat(iso string) string {
 // the URL shows nothing that the user could not see through the API.
 func TestAccessByURL(t *testing.T) {
 	t.Parallel()
-	s := newSite(t)
+	s := sharedSite(t)
 	margaret, david := s.demo.Patients[0], s.demo.Patients[1]
 	gp := signedIn(t, s, "clinician", "sarah.hughes")
 	// A document of David's, found as his GP.
@@ -261,7 +311,7 @@ func TestAccessByURL(t *testing.T) {
 
 func TestCSRF(t *testing.T) {
 	t.Parallel()
-	s := newSite(t)
+	s := sharedSite(t)
 	pat := signedIn(t, s, "patient", "david.brown")
 	token := pat.csrf("/patient/sharing")
 	for _, tt := range []struct {
@@ -313,7 +363,7 @@ func TestSessionExpiry(t *testing.T) {
 
 func TestConsultation(t *testing.T) {
 	t.Parallel()
-	s := newSite(t)
+	s := sharedSite(t)
 	margaret := s.demo.Patients[0]
 	gp := signedIn(t, s, "clinician", "sarah.hughes")
 	path := "/clinician/patients/" + margaret.ID + "/consultation"
@@ -358,7 +408,7 @@ func TestConsultation(t *testing.T) {
 
 func TestOnlineConsultation(t *testing.T) {
 	t.Parallel()
-	s := newSite(t)
+	s := sharedSite(t)
 	pat := signedIn(t, s, "patient", "shabana.begum")
 	token := pat.csrf("/patient/help")
 	if p := pat.post("/patient/help", url.Values{"csrf": {token}}); p.status != http.StatusBadRequest ||
@@ -387,15 +437,15 @@ func TestOnlineConsultation(t *testing.T) {
 
 func TestSharingAndBreakGlass(t *testing.T) {
 	t.Parallel()
-	s := newSite(t)
-	david := s.demo.Patients[1]
-	pat := signedIn(t, s, "patient", "david.brown")
+	s := sharedSite(t)
+	shabana := s.demo.Patients[2]
+	pat := signedIn(t, s, "patient", "shabana.begum")
 	p := pat.post("/patient/sharing", url.Values{"csrf": {pat.csrf("/patient/sharing")}, "share": {"no"}})
 	if !strings.Contains(p.body, "not to share") {
 		t.Fatalf("after opting out the sharing page says:\n%s", mainOf(p.body))
 	}
 	gp := signedIn(t, s, "clinician", "sarah.hughes")
-	path := "/clinician/patients/" + david.ID
+	path := "/clinician/patients/" + shabana.ID
 	rec := gp.get(path)
 	if !strings.Contains(rec.body, "Part of this record is not shared") {
 		t.Fatalf("GP's view of an opted-out record shows no withheld warning:\n%s", mainOf(rec.body))
@@ -404,7 +454,7 @@ func TestSharingAndBreakGlass(t *testing.T) {
 	if p := gp.post(path+"/break-glass", url.Values{"csrf": {token}, "reason": {"short"}}); p.status != http.StatusBadRequest || !strings.Contains(p.body, `id="reason-error"`) {
 		t.Errorf("break-glass with a short reason = %d, want 400 with the error by the field", p.status)
 	}
-	p = gp.post(path+"/break-glass", url.Values{"csrf": {token}, "reason": {"Collapsed in surgery, needs his medication history"}})
+	p = gp.post(path+"/break-glass", url.Values{"csrf": {token}, "reason": {"Collapsed in surgery, needs her medication history"}})
 	if p.status != http.StatusOK || strings.Contains(p.body, "Part of this record is not shared") || !strings.Contains(p.body, "Emergency access is on") {
 		t.Errorf("after break-glass the record = %d, still withheld or no notice:\n%s", p.status, mainOf(p.body))
 	}
@@ -417,8 +467,8 @@ func TestSharingAndBreakGlass(t *testing.T) {
 // names; pages carry ETags and answer 304 when unchanged.
 func TestLightPages(t *testing.T) {
 	t.Parallel()
-	s := newSite(t)
-	pat := signedIn(t, s, "patient", "margaret.thompson")
+	s := sharedSite(t)
+	pat := signedIn(t, s, "patient", "david.brown") // whose summary no other test changes
 	home := pat.get("/patient/")
 	css := regexp.MustCompile(`href="(/static/style\.[0-9a-f]+\.css)"`).FindStringSubmatch(home.body)
 	if css == nil {
@@ -455,7 +505,7 @@ func TestLightPages(t *testing.T) {
 
 func TestNavCurrent(t *testing.T) {
 	t.Parallel()
-	s := newSite(t)
+	s := sharedSite(t)
 	gp := signedIn(t, s, "clinician", "sarah.hughes")
 	current := regexp.MustCompile(`<a href="([^"]+)" aria-current="page">`)
 	for path, want := range map[string]string{
@@ -473,7 +523,7 @@ func TestNavCurrent(t *testing.T) {
 
 func TestFormBodyBounded(t *testing.T) {
 	t.Parallel()
-	s := newSite(t)
+	s := sharedSite(t)
 	pat := signedIn(t, s, "patient", "margaret.thompson")
 	big := url.Values{"csrf": {pat.csrf("/patient/help")}, "problem": {strings.Repeat("a", 100<<10)}, "duration": {"days"}, "want": {"call"}}
 	if p := pat.post("/patient/help", big); p.status != http.StatusForbidden {
