@@ -38,7 +38,7 @@ var allowed = map[string][]string{
 	"internal/access":          {"internal/auth", "internal/store", "internal/search", "internal/fhir", "internal/outcome"},
 	"internal/record": {"internal/store", "internal/search", "internal/validate", "internal/fhirpath", "internal/fhir",
 		"internal/outcome", "internal/auth", "internal/access", "internal/audit", "internal/terminology", "internal/patch", "internal/requestid"},
-	"internal/api":          {"internal/record", "internal/search", "internal/fhir", "internal/outcome", "internal/auth", "internal/requestid"},
+	"internal/api":          {"internal/record", "internal/search", "internal/patch", "internal/fhir", "internal/outcome", "internal/auth", "internal/requestid"},
 	"internal/web":          {"internal/record", "internal/search", "internal/fhir", "internal/outcome", "internal/auth", "internal/nhs"},
 	"internal/bulk":         {"internal/record", "internal/search", "internal/fhir", "internal/outcome", "internal/auth"},
 	"internal/subscription": {"internal/record", "internal/search", "internal/fhirpath", "internal/fhir", "internal/outcome", "internal/auth"},
