@@ -263,6 +263,14 @@ func (t *tx) Put(ctx context.Context, w *store.Write) (*store.Result, error) {
 		}
 		return res, err
 	}
+	if (w.VersionID != 0 || w.IfChanged) && !w.Delete && w.IfMatch == 0 {
+		// An import, most often of resources not here yet: insert at once,
+		// and only if the id is taken lock the row and decide.
+		res, err := t.create(ctx, w)
+		if err != nil || res != nil {
+			return res, err
+		}
+	}
 	// At most twice round: the second time only if another transaction
 	// created the resource between our look and our insert.
 	for range 2 {
