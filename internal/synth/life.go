@@ -23,7 +23,9 @@ type life struct {
 	pid   string
 	out   []Resource
 	ids   map[string]int // resources of each type so far, for their ids
-	gp    *staff         // the usual GP
+	// encOrg is the organisation that provided each encounter so far.
+	encOrg map[string]string
+	gp     *staff // the usual GP
 
 	condID   [numConds]string
 	condAt   [numConds]int       // index in out of the Condition, or -1
@@ -98,14 +100,15 @@ func newLife(g *Generator, i int, nhsNumber string, p *person) *life {
 		p = newPerson(g, i, nhsNumber)
 	}
 	l := &life{
-		g:     g,
-		index: i,
-		p:     p,
-		h:     &p.health,
-		r:     newRNG(g.opts.Seed, uint64(i), streamHistory),
-		until: g.until,
-		ids:   make(map[string]int, 16),
-		out:   make([]Resource, 0, 128),
+		g:      g,
+		index:  i,
+		p:      p,
+		h:      &p.health,
+		r:      newRNG(g.opts.Seed, uint64(i), streamHistory),
+		until:  g.until,
+		ids:    make(map[string]int, 16),
+		encOrg: make(map[string]string, 32),
+		out:    make([]Resource, 0, 128),
 	}
 	l.from = g.until.AddDate(-g.opts.HistoryYears, 0, 0)
 	if l.from.Before(p.birth) {
@@ -125,7 +128,26 @@ func (l *life) id(typ string) string {
 	return patientResourceID(l.g.opts.Seed, l.index, typ, n)
 }
 
+// emit adds a resource, with meta.source naming the organisation that
+// recorded it: the one that provided its encounter, else the patient's
+// practice. Access rules decide on it when a patient opts out of sharing.
 func (l *life) emit(typ, id string, body fhir.Value) int {
+	org := l.p.practice.id
+	if typ == "Encounter" {
+		if sp := body.Get("serviceProvider"); sp != nil {
+			if ref, ok := strings.CutPrefix(sp.Str("reference"), "Organization/"); ok {
+				org = ref
+				l.encOrg[id] = ref
+			}
+		}
+	} else if enc := body.Get("encounter"); enc != nil {
+		if eid, ok := strings.CutPrefix(enc.Str("reference"), "Encounter/"); ok && l.encOrg[eid] != "" {
+			org = l.encOrg[eid]
+		}
+	}
+	if meta := body.Get("meta"); meta != nil && meta.Kind == fhir.Object {
+		meta.Set("source", fhir.StringValue("Organization/"+org))
+	}
 	l.out = append(l.out, Resource{Type: typ, ID: id, Body: body})
 	return len(l.out) - 1
 }
