@@ -534,6 +534,7 @@ func (s *Service) checkpoint(ctx context.Context, j *job) error {
 
 // run runs a claimed job to its end, or until ctx ends.
 func (s *Service) run(ctx context.Context, j *job) {
+	defer lowPriority()()
 	log := s.log.With("job", j.ID, "kind", j.Kind)
 	actx, err := j.As.context(ctx)
 	if err == nil {
@@ -636,14 +637,30 @@ func (s *Service) clean(ctx context.Context) {
 	}
 }
 
-// pacer pauses a job between batches so that it works Options.Duty of
-// its time.
+// pacer pauses a job so that it works Options.Duty of its time, in
+// slices short enough (workSlice) that an interactive request arriving
+// meanwhile waits little for a core.
 type pacer struct {
 	duty  float64
 	since time.Time
+	n     int
 }
 
+// workSlice is the longest a paced job works between pauses.
+const workSlice = 2 * time.Millisecond
+
 func (s *Service) pacer() *pacer { return &pacer{duty: s.opts.Duty, since: time.Now()} }
+
+// step counts one resource; once the job has worked a slice it pauses.
+func (p *pacer) step(ctx context.Context) error {
+	if p.duty >= 1 {
+		return nil
+	}
+	if p.n++; p.n%16 != 0 || time.Since(p.since) < workSlice {
+		return nil
+	}
+	return p.pause(ctx)
+}
 
 // pause waits for the rest of the duty cycle after a batch of work, or
 // until ctx ends.

@@ -384,8 +384,9 @@ func referenced(dir string, e *exportSpec) (map[string]map[string]bool, error) {
 // its position.
 const checkpointEvery = 5 * time.Second
 
-// pauseEvery is how many resources a job handles between pauses.
-const pauseEvery = 1000
+// checkEvery is how many resources an export writes between looks at
+// the clock for a checkpoint.
+const checkEvery = 1000
 
 // exportPart writes (or goes on writing) one part's file.
 func (s *Service) exportPart(ctx context.Context, j *job, p *part, dir string) error {
@@ -463,10 +464,10 @@ func (s *Service) exportPart(ctx context.Context, j *job, p *part, dir string) e
 			return fmt.Errorf("bulk: export file: %w", err)
 		}
 		p.After, p.Bytes, p.Count = v.Seq, p.Bytes+int64(len(line))+1, p.Count+1
-		if n++; n%pauseEvery == 0 {
-			if err := pace.pause(ctx); err != nil {
-				return err
-			}
+		if err := pace.step(ctx); err != nil {
+			return err
+		}
+		if n++; n%checkEvery == 0 {
 			if time.Since(last) >= checkpointEvery {
 				last = time.Now()
 				if err := w.Flush(); err != nil {
