@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -678,6 +677,3 @@ func (p *pacer) pause(ctx context.Context) error {
 	p.since = time.Now()
 	return ctx.Err()
 }
-
-// joinTypes renders a list of types for progress text.
-func joinTypes(ts []string) string { return strings.Join(ts, ",") }

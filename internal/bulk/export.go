@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -321,23 +322,13 @@ func (s *Service) runExport(ctx context.Context, j *job) error {
 		if err != nil {
 			return err
 		}
-		for _, t := range slices.Sorted(mapKeys(refs)) {
-			ids := slices.Sorted(mapKeys(refs[t]))
+		for _, t := range slices.Sorted(maps.Keys(refs)) {
+			ids := slices.Sorted(maps.Keys(refs[t]))
 			e.Parts = append(e.Parts, part{Type: t, File: t + ".ndjson", IDs: ids})
 		}
 		e.Resolved = true
 		if err := s.checkpoint(ctx, j); err != nil {
 			return err
-		}
-	}
-}
-
-func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
-	return func(yield func(K) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
 		}
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -642,7 +643,7 @@ func (m *migration) exportSearch(ctx context.Context, c *client, cp caps, dir st
 				return err
 			}
 		}
-		for _, typ := range slices.Sorted(mapKeys(refs)) {
+		for _, typ := range slices.Sorted(maps.Keys(refs)) {
 			for chunk := range slices.Chunk(refs[typ], 100) {
 				q := url.Values{"_id": {strings.Join(chunk, ",")}, "_count": {"100"}}
 				if err := eachResource(ctx, c, typ+"?"+q.Encode(), w.add); err != nil {
@@ -659,16 +660,6 @@ func (m *migration) exportSearch(ctx context.Context, c *client, cp caps, dir st
 		}
 	}
 	return nil
-}
-
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // patientRecord reads one patient's record and passes each resource to add.
@@ -691,7 +682,7 @@ func (m *migration) patientRecord(ctx context.Context, c *client, cp caps, id st
 	if err := add(b); err != nil {
 		return err
 	}
-	for _, typ := range slices.Sorted(mapKeys(compartment())) {
+	for _, typ := range slices.Sorted(maps.Keys(compartment())) {
 		for _, param := range fhir.CompartmentParams("Patient", typ) {
 			if typ == "Patient" || param == "{def}" {
 				continue

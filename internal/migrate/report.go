@@ -3,6 +3,7 @@ package migrate
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -64,7 +65,7 @@ func (m *migration) verify() (*Report, error) {
 		}
 		return types[typ]
 	}
-	for _, k := range slices.Sorted(mapKeys(src)) {
+	for _, k := range slices.Sorted(maps.Keys(src)) {
 		t := row(k)
 		t.Source++
 		h, ok := dst[k]
@@ -83,7 +84,7 @@ func (m *migration) verify() (*Report, error) {
 			t.Same++
 		}
 	}
-	for _, k := range slices.Sorted(mapKeys(dst)) {
+	for _, k := range slices.Sorted(maps.Keys(dst)) {
 		t := row(k)
 		t.Target++
 		if _, ok := src[k]; !ok {
@@ -94,7 +95,7 @@ func (m *migration) verify() (*Report, error) {
 		}
 	}
 	r.OK = true
-	for _, k := range slices.Sorted(mapKeys(types)) {
+	for _, k := range slices.Sorted(maps.Keys(types)) {
 		t := types[k]
 		r.Types = append(r.Types, *t)
 		if t.Missing+t.Different+t.Extra > 0 {
