@@ -58,6 +58,8 @@ type serveConfig struct {
 	ExportExpiry    time.Duration
 	BulkJobs        int
 	BulkDuty        float64
+	// DurableReadAudit: see server.Options.
+	DurableReadAudit bool
 }
 
 func serveFlags(args []string) (*serveConfig, error) {
@@ -74,6 +76,7 @@ func serveFlags(args []string) (*serveConfig, error) {
 	fs.StringVar(&cfg.LogFormat, "log-format", envOr("SHAREDCARE_LOG_FORMAT", ""), "text or json; empty: text on a terminal, json otherwise (env SHAREDCARE_LOG_FORMAT)")
 	fs.StringVar(&cfg.LogLevel, "log-level", envOr("SHAREDCARE_LOG_LEVEL", "info"), "debug, info, warn or error (env SHAREDCARE_LOG_LEVEL)")
 	fs.StringVar(&cfg.DebugAddr, "debug-addr", envOr("SHAREDCARE_DEBUG_ADDR", ""), "if set, serve Go's pprof profiles here, e.g. 127.0.0.1:6060; never expose it (env SHAREDCARE_DEBUG_ADDR)")
+	fs.BoolVar(&cfg.DurableReadAudit, "durable-read-audit", envOr("SHAREDCARE_DURABLE_READ_AUDIT", "") == "true", "make every read wait until its AuditEvent is written, as writes do; by default reads' events are committed in batches within milliseconds (env SHAREDCARE_DURABLE_READ_AUDIT=true)")
 	demo := fs.Bool("demo", envOr("SHAREDCARE_DEMO", "") == "true", "load the demo population (a practice, its GP and 20 patients) before serving (env SHAREDCARE_DEMO=true)")
 	fs.StringVar(&cfg.Issuer, "issuer", envOr("SHAREDCARE_ISSUER", ""), "public origin of the OAuth server, the iss of its tokens (https://ehr.example.nhs.uk); empty: -base-url without /fhir, else each request's host (env SHAREDCARE_ISSUER)")
 	fs.StringVar(&cfg.OIDCIssuer, "oidc-issuer", envOr("SHAREDCARE_OIDC_ISSUER", ""), "also accept bearer tokens of this external OpenID Connect provider, such as NHS CIS2 or NHS login (env SHAREDCARE_OIDC_ISSUER)")
@@ -229,7 +232,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 	defer db.Close() // runs last: every user of db has stopped by then
 	srv := server.New(server.Options{
 		Store: db, BaseURL: cfg.BaseURL, MaxBody: cfg.MaxBody,
-		MaxActive: cfg.MaxActive, MaxQueue: cfg.MaxQueue, Log: log,
+		MaxActive: cfg.MaxActive, MaxQueue: cfg.MaxQueue, Log: log, DurableReadAudit: cfg.DurableReadAudit,
 		Auth: auth.Options{Issuer: cfg.Issuer, TokenTTL: cfg.TokenTTL,
 			OIDC: auth.OIDCOptions{Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience, Claim: cfg.OIDCClaim}},
 		InsecureNoAuth: cfg.InsecureNoAuth, CORSOrigins: cfg.CORSOrigins, SessionIdle: cfg.SessionIdle,

@@ -1,7 +1,9 @@
 // Package audit turns each access to the record into a FHIR AuditEvent on
 // the store's hash-chained trail, and verifies the chain. Every access,
-// allowed or refused, is recorded before its response goes out; patients
-// read the events about them ("who looked at my record").
+// allowed or refused, is recorded: a write's event is durable before its
+// response goes out; a read's is handed to the trail's writer, which
+// commits it with others within milliseconds (Queue). Patients read the
+// events about them ("who looked at my record").
 //
 // It imports internal/store, internal/fhir and internal/outcome.
 package audit
@@ -71,6 +73,17 @@ func action(interaction string) string {
 		return "E"
 	}
 	return "R"
+}
+
+// IsRead reports whether an interaction is a plain read of the record: a
+// read, vread, search or history. Break-glass, operations and everything
+// that writes are not.
+func IsRead(interaction string) bool {
+	switch interaction {
+	case "read", "vread", "search-type", "search-system", "history-instance", "history-type", "history-system":
+		return true
+	}
+	return false
 }
 
 // Resource renders an event as an AuditEvent
@@ -220,6 +233,26 @@ func New(log store.Audit, now func() time.Time) *Trail {
 
 // Record writes events and returns when they are durable.
 func (t *Trail) Record(ctx context.Context, events ...*Event) error {
+	// The audit must be written even when the client has gone: the access
+	// happened.
+	if err := t.log.AppendAudit(context.WithoutCancel(ctx), t.records(events)); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	return nil
+}
+
+// Queue hands events to the trail's writer, which makes them durable
+// within milliseconds, and returns at once; it fails only while the trail
+// cannot be written. A process crash can lose the events of those last
+// milliseconds; a clean shutdown writes them all.
+func (t *Trail) Queue(ctx context.Context, events ...*Event) error {
+	if err := t.log.QueueAudit(context.WithoutCancel(ctx), t.records(events)); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	return nil
+}
+
+func (t *Trail) records(events []*Event) []*store.AuditRecord {
 	recs := make([]*store.AuditRecord, 0, len(events))
 	for _, e := range events {
 		if e.When.IsZero() {
@@ -229,12 +262,7 @@ func (t *Trail) Record(ctx context.Context, events ...*Event) error {
 		e.Patients = patients
 		recs = append(recs, &store.AuditRecord{ID: newID(e.When), Recorded: e.When, Patients: patients, Body: encode(e)})
 	}
-	// The audit must be written even when the client has gone: the access
-	// happened.
-	if err := t.log.AppendAudit(context.WithoutCancel(ctx), recs); err != nil {
-		return fmt.Errorf("audit: %w", err)
-	}
-	return nil
+	return recs
 }
 
 func dedupe(ids []string) []string {

@@ -67,7 +67,11 @@ func (c *call) end(ctx context.Context, err error) error {
 	default:
 		c.ev.Outcome = audit.Failed
 	}
-	if aerr := c.s.trail.Record(ctx, c.ev); aerr != nil {
+	record := c.s.trail.Record
+	if c.s.queueReads && audit.IsRead(c.ev.Interaction) {
+		record = c.s.trail.Queue
+	}
+	if aerr := record(ctx, c.ev); aerr != nil {
 		c.s.log.ErrorContext(ctx, "audit trail unavailable", "err", aerr)
 		return outcome.Unavailable(5, "the audit trail cannot be written, so nothing can be shown or changed; try again shortly")
 	}

@@ -41,7 +41,13 @@ type Options struct {
 	NewID func() string
 	// Now is the clock of the audit trail and access rules; nil: time.Now.
 	Now func() time.Time
-	Log *slog.Logger
+	// DurableReadAudit makes a read wait until its AuditEvent is on the
+	// trail before answering, as writes always do. By default a read's
+	// event is queued, and committed with others within milliseconds: a
+	// read then costs a share of a commit rather than a wait for one, and
+	// only a process crash in those milliseconds can lose events.
+	DurableReadAudit bool
+	Log              *slog.Logger
 }
 
 // Service is the record. It is safe for concurrent use.
@@ -53,11 +59,14 @@ type Service struct {
 	log      *slog.Logger
 	policy   *access.Policy
 	trail    *audit.Trail
+	// queueReads: reads' AuditEvents are queued, not waited for.
+	queueReads bool
 }
 
 // New returns a Service over opts.Store.
 func New(opts Options) *Service {
-	s := &Service{store: opts.Store, validate: opts.Validator, indexer: opts.Indexer, newID: opts.NewID, log: opts.Log}
+	s := &Service{store: opts.Store, validate: opts.Validator, indexer: opts.Indexer, newID: opts.NewID, log: opts.Log,
+		queueReads: !opts.DurableReadAudit}
 	if s.indexer == nil {
 		s.indexer = search.NewIndexer()
 	}

@@ -69,6 +69,9 @@ type Options struct {
 	// BulkDuty is the share of time a running bulk job works, pausing
 	// between batches for the rest (0.05 to 1); 0 means 1.
 	BulkDuty float64
+	// DurableReadAudit makes reads wait for their AuditEvents to be
+	// written (record.Options.DurableReadAudit).
+	DurableReadAudit bool
 }
 
 // Server is the whole HTTP face of sharedcare.
@@ -113,7 +116,8 @@ func New(opts Options) *Server {
 	}
 	authz := auth.New(opts.Auth)
 	e := authz.ConfiguredEndpoints()
-	rec := record.New(record.Options{Store: opts.Store, Validator: opts.Validator, Log: opts.Log.With("component", "record")})
+	rec := record.New(record.Options{Store: opts.Store, Validator: opts.Validator, DurableReadAudit: opts.DurableReadAudit,
+		Log: opts.Log.With("component", "record")})
 	var jobs *bulk.Service
 	apiOpts := api.Options{Record: rec, MaxBody: opts.MaxBody, BaseURL: opts.BaseURL, Version: opts.Version, Log: opts.Log.With("component", "api"),
 		Security: &api.Security{Authorize: e.Authorize, Token: e.Token, Introspect: e.Introspect, Revoke: e.Revoke}}

@@ -277,6 +277,12 @@ type Audit interface {
 	// AppendAudit adds events to the chain in order and returns when they
 	// are durable. Backends commit concurrent callers' events together.
 	AppendAudit(ctx context.Context, events []*AuditRecord) error
+	// QueueAudit adds events to the chain without waiting: they are
+	// committed within milliseconds, with other callers' events, and
+	// written before the store closes. It fails while the trail cannot be
+	// written; events it took are retried until they are. Reads audit
+	// this way, so that their audit costs a share of a commit, not one.
+	QueueAudit(ctx context.Context, events []*AuditRecord) error
 	// SearchAudit returns events matching q, newest first.
 	SearchAudit(ctx context.Context, q *AuditQuery) ([]*AuditRecord, error)
 	// ScanAudit calls fn with every event in chain order, for verification.

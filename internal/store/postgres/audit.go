@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -27,12 +28,19 @@ type auditLog struct {
 
 	mu     sync.RWMutex // guards closed; held for reading while sending on jobs
 	closed bool
+
+	failing atomic.Pointer[error] // the last batch's error while queued events wait to be retried
 }
 
 type auditJob struct {
 	events []*store.AuditRecord
-	done   chan error // buffered: the writer never blocks on a caller
+	done   chan error // buffered: the writer never blocks on a caller; nil for queued events
 }
+
+// auditQueueLinger is how long a batch of queued events (QueueAudit)
+// waits for more: nobody waits for them, and one transaction for many
+// events costs the database far less than one each.
+const auditQueueLinger = 2 * time.Millisecond
 
 // maxAuditBatch bounds the events of one append transaction.
 const maxAuditBatch = 512
@@ -46,6 +54,15 @@ func (db *DB) AppendAudit(ctx context.Context, events []*store.AuditRecord) erro
 	if len(events) == 0 {
 		return nil
 	}
+	return db.appendAudit(ctx, events)
+}
+
+// auditBarrier returns once every event this node queued before it is
+// committed, so that a search of the trail sees the reads that came
+// before it.
+func (db *DB) auditBarrier(ctx context.Context) error { return db.appendAudit(ctx, nil) }
+
+func (db *DB) appendAudit(ctx context.Context, events []*store.AuditRecord) error {
 	j := &auditJob{events: events, done: make(chan error, 1)}
 	a := db.audit
 	a.mu.RLock()
@@ -63,18 +80,55 @@ func (db *DB) AppendAudit(ctx context.Context, events []*store.AuditRecord) erro
 	return <-j.done
 }
 
+// QueueAudit adds events to the chain without waiting for them to be
+// committed: the writer commits them within a few milliseconds. It refuses
+// events while the trail is failing, and the events of a failed batch are
+// retried with the next.
+func (db *DB) QueueAudit(ctx context.Context, events []*store.AuditRecord) error {
+	if len(events) == 0 {
+		return nil
+	}
+	a := db.audit
+	if err := a.failing.Load(); err != nil {
+		return *err
+	}
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	if a.closed {
+		return errClosed
+	}
+	select {
+	case a.jobs <- &auditJob{events: events}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // auditWriter runs until Close, committing queued events in batches; on
 // Close it writes what is queued, then returns.
 func (db *DB) auditWriter(ctx context.Context) {
 	a := db.audit
 	defer close(a.done)
+	var retry *auditJob // queued events of a failed batch
 	for {
 		var batch []*auditJob
+		if retry != nil {
+			batch, retry = append(batch, retry), nil
+		}
+		var pause <-chan time.Time
+		if len(batch) > 0 {
+			pause = time.After(100 * time.Millisecond) // then retry
+		}
 		select {
 		case j := <-a.jobs:
 			batch = append(batch, j)
+		case <-pause:
 		case <-a.stop:
 			// Close has set closed, so nothing more is sent.
+			if len(batch) > 0 {
+				db.commitAudit(ctx, batch)
+			}
 			for {
 				select {
 				case j := <-a.jobs:
@@ -84,27 +138,59 @@ func (db *DB) auditWriter(ctx context.Context) {
 				}
 			}
 		}
-		n := len(batch[0].events)
+		// Queued events, which nobody waits for, linger for more until a
+		// caller who waits joins the batch.
+		n, waiting := 0, false
+		for _, j := range batch {
+			n += len(j.events)
+			waiting = waiting || j.done != nil
+		}
+		var linger <-chan time.Time
+		var timer *time.Timer
+		if !waiting {
+			timer = time.NewTimer(auditQueueLinger)
+			linger = timer.C
+		}
 	fill:
 		for n < maxAuditBatch {
+			var j *auditJob
 			select {
-			case j := <-a.jobs:
-				batch = append(batch, j)
-				n += len(j.events)
+			case j = <-a.jobs:
 			default:
-				break fill
+				if waiting {
+					break fill
+				}
+				select {
+				case j = <-a.jobs:
+				case <-linger:
+					break fill
+				}
 			}
+			batch = append(batch, j)
+			n += len(j.events)
+			waiting = waiting || j.done != nil
 		}
-		db.commitAudit(ctx, batch)
+		if timer != nil {
+			timer.Stop()
+		}
+		retry = db.commitAudit(ctx, batch)
 	}
 }
 
 // commitAudit appends a batch and answers its callers. The events' Seq,
-// Prev and Hash are set only once the transaction has committed.
-func (db *DB) commitAudit(ctx context.Context, batch []*auditJob) {
+// Prev and Hash are set only once the transaction has committed. On
+// failure the queued events come back as one job to retry, while
+// QueueAudit refuses more.
+func (db *DB) commitAudit(ctx context.Context, batch []*auditJob) *auditJob {
 	var events []*store.AuditRecord
 	for _, j := range batch {
 		events = append(events, j.events...)
+	}
+	if len(events) == 0 { // barriers only
+		for _, j := range batch {
+			j.done <- nil
+		}
+		return nil
 	}
 	var seqs []int64
 	var prevs, hashes [][]byte
@@ -118,9 +204,22 @@ func (db *DB) commitAudit(ctx context.Context, batch []*auditJob) {
 			e.Seq, e.Prev, e.Hash = seqs[i], prevs[i], hashes[i]
 		}
 	}
+	retry := &auditJob{}
 	for _, j := range batch {
-		j.done <- err
+		switch {
+		case j.done != nil:
+			j.done <- err
+		case err != nil:
+			retry.events = append(retry.events, j.events...)
+		}
 	}
+	if err != nil && len(retry.events) > 0 {
+		db.log.Error("audit trail: batch not written", "err", err)
+		db.audit.failing.Store(&err)
+		return retry
+	}
+	db.audit.failing.Store(nil)
+	return nil
 }
 
 // appendAudit locks the chain's head, links events after it and writes
@@ -167,6 +266,9 @@ func appendAudit(ctx context.Context, t *tx, events []*store.AuditRecord) (seqs 
 
 // SearchAudit returns events matching q, newest first.
 func (db *DB) SearchAudit(ctx context.Context, q *store.AuditQuery) ([]*store.AuditRecord, error) {
+	if err := db.auditBarrier(ctx); err != nil {
+		return nil, err
+	}
 	var where []string
 	var args []any
 	arg := func(v any) string {
@@ -235,6 +337,9 @@ func scanAudit(rows pgx.Rows) (*store.AuditRecord, error) {
 // ScanAudit calls fn with every event in chain order, reading the chain in
 // pages so that no one query holds a snapshot for the whole scan.
 func (db *DB) ScanAudit(ctx context.Context, fn func(*store.AuditRecord) error) error {
+	if err := db.auditBarrier(ctx); err != nil {
+		return err
+	}
 	const page = 1000
 	var after int64
 	for {

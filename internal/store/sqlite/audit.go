@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"sharedcare/internal/store"
@@ -18,8 +19,8 @@ import (
 // record's: every read writes an event, so the trail has its own writer
 // and fsyncs, and never queues behind clinical writes (nor they behind it).
 // Events are group-committed: concurrent requests' events share one
-// transaction and one fsync, and each caller waits until its events are
-// durable.
+// transaction; a caller of AppendAudit waits until its events are written,
+// one of QueueAudit (a read) does not.
 type auditLog struct {
 	db    *sql.DB // readers
 	jobs  chan *auditJob
@@ -34,15 +35,22 @@ type auditLog struct {
 	log      *slog.Logger
 	ckpt     *sql.DB       // the checkpointer's connection
 	ckptDone chan struct{} // closed when it has stopped
+
+	failing atomic.Pointer[error] // the last batch's error while queued events wait to be retried
 }
 
 // auditLinger is how long the trail's writer waits for more events before
 // committing a batch: at most this much is added to a read's latency.
 const auditLinger = 200 * time.Microsecond
 
+// auditQueueLinger is how long a batch of queued events (QueueAudit) waits
+// for more: nobody waits for them, and a commit costs much the same for
+// one event as for hundreds.
+const auditQueueLinger = 2 * time.Millisecond
+
 type auditJob struct {
 	events []*store.AuditRecord
-	done   chan error
+	done   chan error // nil for queued events: nobody waits
 }
 
 // The trail is one append-only table: committing an event writes only
@@ -140,6 +148,14 @@ func (db *DB) AppendAudit(ctx context.Context, events []*store.AuditRecord) erro
 	if len(events) == 0 {
 		return nil
 	}
+	return db.appendAudit(ctx, events)
+}
+
+// auditBarrier returns once every event queued before it is written, so
+// that a search of the trail sees the reads that came before it.
+func (db *DB) auditBarrier(ctx context.Context) error { return db.appendAudit(ctx, nil) }
+
+func (db *DB) appendAudit(ctx context.Context, events []*store.AuditRecord) error {
 	j := &auditJob{events: events, done: make(chan error, 1)}
 	select {
 	case db.audit.jobs <- j:
@@ -151,21 +167,49 @@ func (db *DB) AppendAudit(ctx context.Context, events []*store.AuditRecord) erro
 	return <-j.done
 }
 
+// QueueAudit adds events to the chain without waiting for them to be
+// written: the writer commits them within a few milliseconds. It refuses
+// events while the trail is failing, and the events of a failed batch are
+// retried with the next.
+func (db *DB) QueueAudit(ctx context.Context, events []*store.AuditRecord) error {
+	if len(events) == 0 {
+		return nil
+	}
+	if err := db.audit.failing.Load(); err != nil {
+		return fmt.Errorf("sqlite: audit: %w", *err)
+	}
+	select {
+	case db.audit.jobs <- &auditJob{events: events}:
+		return nil
+	case <-db.audit.stop:
+		return errClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 func (a *auditLog) writer(conn *sql.Conn, seq int64, prev []byte, indexed int64) {
 	defer close(a.done)
 	defer conn.Close()
 	if prev == nil {
 		prev = []byte{}
 	}
-	crowded := false // events arrived while the last batch was committing
+	crowded := false    // events arrived while the last batch was committing
+	var retry *auditJob // queued events of a failed batch
 	idle := time.NewTimer(auditIdle)
 	defer idle.Stop()
 	for {
 		var batch []*auditJob
+		if retry != nil {
+			batch, retry = append(batch, retry), nil
+		}
 		select {
 		case j := <-a.jobs:
 			batch = append(batch, j)
 		case <-idle.C:
+			if len(batch) > 0 {
+				break // commit the retried events
+			}
 			// Quiet for a moment: bring the patient index up to date.
 			if seq > indexed {
 				indexed = a.indexPatients(conn, indexed)
@@ -173,10 +217,13 @@ func (a *auditLog) writer(conn *sql.Conn, seq int64, prev []byte, indexed int64)
 			idle.Reset(auditIdle)
 			continue
 		case <-a.stop:
+			if len(batch) > 0 {
+				seq, prev, _ = a.commit(conn, batch, seq, prev)
+			}
 			for {
 				select {
 				case j := <-a.jobs:
-					seq, prev = a.commit(conn, []*auditJob{j}, seq, prev)
+					seq, prev, _ = a.commit(conn, []*auditJob{j}, seq, prev)
 				default:
 					for seq > indexed {
 						before := indexed
@@ -191,36 +238,59 @@ func (a *auditLog) writer(conn *sql.Conn, seq int64, prev []byte, indexed int64)
 		// When events come in crowds (some arrived while the last batch
 		// was committing), linger a little for more: a commit costs about
 		// the same for one event as for a hundred. A lone reader is not
-		// kept waiting.
-		var linger <-chan time.Time
-		var timer *time.Timer
-		if crowded {
-			timer = time.NewTimer(auditLinger)
-			linger = timer.C
+		// kept waiting. Queued events, which nobody waits for, linger
+		// longer, until a caller who waits joins the batch.
+		began := time.Now()
+		lingerFor := func(waiting bool) time.Duration {
+			switch {
+			case !waiting:
+				return auditQueueLinger
+			case crowded:
+				return auditLinger
+			}
+			return 0
 		}
+		waiting := false
+		for _, j := range batch {
+			waiting = waiting || j.done != nil
+		}
+		lingering := lingerFor(waiting)
+		add := func(j *auditJob) {
+			batch = append(batch, j)
+			if j.done != nil && !waiting {
+				waiting = true
+				lingering = lingerFor(true)
+			}
+		}
+		var timer *time.Timer
 	fill:
 		for len(batch) < 512 {
 			select {
 			case j := <-a.jobs:
-				batch = append(batch, j)
-			case <-linger:
-				break fill
+				add(j)
+				continue
 			default:
-				if linger == nil {
-					break fill
-				}
-				select {
-				case j := <-a.jobs:
-					batch = append(batch, j)
-				case <-linger:
-					break fill
-				}
+			}
+			left := lingering - time.Since(began)
+			if left <= 0 {
+				break
+			}
+			if timer == nil {
+				timer = time.NewTimer(left)
+			} else {
+				timer.Reset(left)
+			}
+			select {
+			case j := <-a.jobs:
+				add(j)
+			case <-timer.C:
+				break fill
 			}
 		}
 		if timer != nil {
 			timer.Stop()
 		}
-		seq, prev = a.commit(conn, batch, seq, prev)
+		seq, prev, retry = a.commit(conn, batch, seq, prev)
 		crowded = len(a.jobs) > 0 || len(batch) > 2
 		if seq-indexed >= indexBacklog {
 			indexed = a.indexPatients(conn, indexed)
@@ -231,15 +301,33 @@ func (a *auditLog) writer(conn *sql.Conn, seq int64, prev []byte, indexed int64)
 }
 
 // commit writes a batch in one transaction, chaining each event to the one
-// before, and answers every job; on failure the chain head is unchanged.
-func (a *auditLog) commit(conn *sql.Conn, batch []*auditJob, seq int64, prev []byte) (int64, []byte) {
+// before, and answers every job that waits. On failure the chain head is
+// unchanged, those who wait get the error, and the queued events come back
+// as one job to retry, while QueueAudit refuses more.
+func (a *auditLog) commit(conn *sql.Conn, batch []*auditJob, seq int64, prev []byte) (int64, []byte, *auditJob) {
 	ctx := context.Background()
-	fail := func(err error) (int64, []byte) {
-		conn.ExecContext(ctx, "ROLLBACK")
+	if barriersOnly(batch) {
 		for _, j := range batch {
-			j.done <- fmt.Errorf("sqlite: audit: %w", err)
+			j.done <- nil
 		}
-		return seq, prev
+		return seq, prev, nil
+	}
+	fail := func(err error) (int64, []byte, *auditJob) {
+		conn.ExecContext(ctx, "ROLLBACK")
+		a.log.Error("audit trail: batch not written", "err", err)
+		retry := &auditJob{}
+		for _, j := range batch {
+			if j.done != nil {
+				j.done <- fmt.Errorf("sqlite: audit: %w", err)
+			} else {
+				retry.events = append(retry.events, j.events...)
+			}
+		}
+		if len(retry.events) == 0 {
+			return seq, prev, nil
+		}
+		a.failing.Store(&err)
+		return seq, prev, retry
 	}
 	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return fail(err)
@@ -271,9 +359,23 @@ func (a *auditLog) commit(conn *sql.Conn, batch []*auditJob, seq int64, prev []b
 		l.e.Seq, l.e.Prev, l.e.Hash, l.e.ID = l.seq, l.prev, l.hash, auditID(l.seq)
 	}
 	for _, j := range batch {
-		j.done <- nil
+		if j.done != nil {
+			j.done <- nil
+		}
 	}
-	return s, p
+	a.failing.Store(nil)
+	return s, p, nil
+}
+
+// barriersOnly reports whether a batch holds no events, only callers
+// waiting for those queued before them.
+func barriersOnly(batch []*auditJob) bool {
+	for _, j := range batch {
+		if len(j.events) > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // auditID is an event's id: "a" and its seq.
@@ -345,6 +447,9 @@ func (a *auditLog) indexPatients(conn *sql.Conn, indexed int64) int64 {
 // SearchAudit returns events newest first. By patient, it reads the patient
 // index and scans the events not yet indexed, in one snapshot.
 func (db *DB) SearchAudit(ctx context.Context, q *store.AuditQuery) ([]*store.AuditRecord, error) {
+	if err := db.auditBarrier(ctx); err != nil {
+		return nil, err
+	}
 	var where []string
 	var args []any
 	if q.ID != "" {
@@ -416,6 +521,9 @@ func scanAudit(rows *sql.Rows) (*store.AuditRecord, error) {
 
 // ScanAudit calls fn with every event in chain order.
 func (db *DB) ScanAudit(ctx context.Context, fn func(*store.AuditRecord) error) error {
+	if err := db.auditBarrier(ctx); err != nil {
+		return err
+	}
 	rows, err := db.audit.db.QueryContext(ctx, `SELECT seq, recorded, patients, prev, hash, body FROM trail ORDER BY seq`)
 	if err != nil {
 		return fmt.Errorf("sqlite: scan audit: %w", err)

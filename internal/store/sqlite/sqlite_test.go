@@ -118,3 +118,44 @@ func TestAuditPatientIndexBehind(t *testing.T) {
 		}
 	}
 }
+
+// TestQueuedAuditWrittenOnClose queues events, closes the store at once,
+// and expects every event on the chain when it is opened again: nobody
+// waited for them, but a clean shutdown writes them all.
+func TestQueuedAuditWrittenOnClose(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "test.db")
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, sqlite.Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 300
+	for i := range n {
+		ev := &store.AuditRecord{Recorded: time.Now(), Patients: []string{"p1"}, Body: []byte(fmt.Sprintf(`{"n":%d}`, i))}
+		if err := db.QueueAudit(ctx, []*store.AuditRecord{ev}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = sqlite.Open(ctx, sqlite.Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	got := 0
+	err = db.ScanAudit(ctx, func(e *store.AuditRecord) error {
+		if want := fmt.Sprintf(`{"n":%d}`, got); string(e.Body) != want {
+			return fmt.Errorf("event %d is %s, want %s", got, e.Body, want)
+		}
+		got++
+		return nil
+	})
+	if err != nil || got != n {
+		t.Fatalf("after reopen: %d events, %v; want %d in order", got, err, n)
+	}
+	if err := db.QueueAudit(ctx, nil); err != nil {
+		t.Errorf("QueueAudit of nothing = %v", err)
+	}
+}

@@ -424,13 +424,21 @@ func testRecords(t *testing.T, s store.Store) {
 
 func testAuditChain(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	// Concurrent appends still make one unbroken chain.
+	// Concurrent appends, some waiting and some queued, still make one
+	// unbroken chain; a scan or search sees the queued events too.
 	var wg sync.WaitGroup
 	for w := range 8 {
 		wg.Go(func() {
 			for i := range 10 {
 				ev := &store.AuditRecord{ID: fmt.Sprintf("ev-%d-%d", w, i), Recorded: time.Now(),
 					Patients: []string{fmt.Sprintf("p%d", w%2)}, Body: []byte(fmt.Sprintf(`{"resourceType":"AuditEvent","id":"ev-%d-%d"}`, w, i))}
+				if w >= 4 {
+					if err := s.QueueAudit(ctx, []*store.AuditRecord{ev}); err != nil {
+						t.Errorf("QueueAudit: %v", err)
+						return
+					}
+					continue
+				}
 				if err := s.AppendAudit(ctx, []*store.AuditRecord{ev}); err != nil {
 					t.Errorf("AppendAudit: %v", err)
 					return
