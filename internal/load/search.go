@@ -15,6 +15,7 @@ func searchRequests(p *patient) []request {
 	return []request{
 		{op: "Patient?family&given", path: "Patient?family=" + q(p.family) + "&given=" + q(p.given)},
 		{op: "Patient?birthdate", path: "Patient?birthdate=" + q(p.birthDate)},
+		{op: "Patient?name&birthdate", path: "Patient?name=" + q(p.family) + "&birthdate=" + q(p.birthDate)},
 		{op: "Patient?address-postalcode", path: "Patient?address-postalcode=" + q(p.postcode)},
 		{op: "Patient?identifier=NHS number", path: "Patient?identifier=" + q(nhs.NHSNumberSystem+"|"+p.nhsNumber)},
 		{op: "Observation?patient&code&_sort=-date", path: "Observation?patient=" + q(p.id) + "&code=" + q(p.code) + "&_sort=-date"},
