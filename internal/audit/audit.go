@@ -217,6 +217,23 @@ type jsonWriter struct{ b []byte }
 func (w *jsonWriter) raw(s string) { w.b = append(w.b, s...) }
 func (w *jsonWriter) str(s string) { w.b = fhir.AppendQuoted(w.b, s) }
 
+// list writes key and ss as a JSON array, nothing if ss is empty.
+func (w *jsonWriter) list(key string, ss []string) {
+	if len(ss) == 0 {
+		return
+	}
+	w.raw(key)
+	for i, s := range ss {
+		if i == 0 {
+			w.raw("[")
+		} else {
+			w.raw(",")
+		}
+		w.str(s)
+	}
+	w.raw("]")
+}
+
 // Trail writes events to the store's audit trail.
 type Trail struct {
 	log store.Audit

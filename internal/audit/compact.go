@@ -3,6 +3,7 @@ package audit
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -31,14 +32,38 @@ type compact struct {
 	RequestID   string   `json:"rq,omitempty"`
 }
 
+// encode writes the compact form by hand, as json.Marshal of compact
+// would, without reflection: every access encodes one.
 func encode(e *Event) []byte {
-	b, _ := json.Marshal(compact{
-		When: e.When.UnixMicro(), Interaction: e.Interaction, Outcome: e.Outcome, Detail: e.Detail,
-		Purpose: e.Purpose, Reason: e.Reason, Ref: e.Actor.Reference, Name: e.Actor.Name, Subject: e.Actor.Subject,
-		Client: e.Actor.ClientID, Org: e.Actor.Organization, ODS: e.Actor.ODSCode, Address: e.Actor.Address,
-		Kind: e.Actor.Kind, Patients: e.Patients, Resources: e.Resources, Query: e.Query, RequestID: e.RequestID,
-	})
-	return b
+	w := jsonWriter{b: make([]byte, 0, 256)}
+	w.raw(`{"w":`)
+	w.b = strconv.AppendInt(w.b, e.When.UnixMicro(), 10)
+	w.raw(`,"i":`)
+	w.str(e.Interaction)
+	w.raw(`,"o":`)
+	w.str(string(e.Outcome))
+	for _, f := range [...]struct{ key, v string }{
+		{`,"d":`, e.Detail}, {`,"p":`, e.Purpose}, {`,"r":`, e.Reason}, {`,"ar":`, e.Actor.Reference},
+		{`,"an":`, e.Actor.Name}, {`,"as":`, e.Actor.Subject}, {`,"ac":`, e.Actor.ClientID}, {`,"ao":`, e.Actor.Organization},
+		{`,"aods":`, e.Actor.ODSCode}, {`,"aa":`, e.Actor.Address}, {`,"ak":`, e.Actor.Kind},
+	} {
+		if f.v != "" {
+			w.raw(f.key)
+			w.str(f.v)
+		}
+	}
+	w.list(`,"pt":`, e.Patients)
+	w.list(`,"rs":`, e.Resources)
+	if e.Query != "" {
+		w.raw(`,"q":`)
+		w.str(e.Query)
+	}
+	if e.RequestID != "" {
+		w.raw(`,"rq":`)
+		w.str(e.RequestID)
+	}
+	w.raw(`}`)
+	return w.b
 }
 
 // Decode reads an event as the trail stores it.
