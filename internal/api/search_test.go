@@ -146,6 +146,13 @@ func TestSearch(t *testing.T) {
 			{"chain without type", "Observation?patient.name=smythe", "Observation/o3 Observation/o4", false},
 			{"chain two levels", "Observation?patient.general-practitioner.name=leeds", "Observation/o1 Observation/o2 Observation/o3 Observation/o4", false},
 			{"chain on identifier", "Observation?patient.identifier=9000000009", "Observation/o1 Observation/o2", false},
+			// A chain to a Patient by token drives the query; others are
+			// checked per candidate of the filter that drives.
+			{"chain on NHS number with code", "Observation?subject:Patient.identifier=https://fhir.nhs.uk/Id/nhs-number|9000000009&code=http://loinc.org|8480-6", "Observation/o1 Observation/o2", false},
+			{"chain on NHS number, no match of code", "Observation?patient.identifier=9000000009&code=4548-4", "", false},
+			{"chain checked per candidate", "Patient?general-practitioner.name=leeds&family=smith", "Patient/p1", false},
+			{"chain per candidate excludes", "Patient?general-practitioner.name=nowhere&family=smith", "", false},
+			{"driving chain two levels", "Observation?patient.identifier=9000000017&patient.general-practitioner.name=leeds", "Observation/o3 Observation/o4", false},
 			{"_has", "Patient?_has:Observation:patient:code=4548-4", "Patient/p2", false},
 			{"_has with value", "Patient?_has:Observation:patient:value-quantity=gt140", "Patient/p1", false},
 			{"_has nested", "Organization?_has:Patient:general-practitioner:_has:Condition:patient:code=38341003", "Organization/gp1", false},

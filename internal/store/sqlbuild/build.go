@@ -185,6 +185,13 @@ func rank(f *search.Filter) int {
 	case f.Has != nil:
 		return 6
 	case f.Chain != nil:
+		// A chain to a patient found by a token (an NHS number) leads to
+		// one record's entries: few rows. Other chains fan in from whole
+		// lists (every patient of a practice) and are checked per
+		// candidate instead, unless nothing better drives.
+		if rank(&f.Chain.Filter) <= 2 && onlyPatients(f.Chain.TargetTypes) {
+			return 1
+		}
 		return 5
 	case f.Code == "_id" && f.Modifier == "":
 		return 0
@@ -248,7 +255,7 @@ func (b *builder) filterAs(types []string, f *search.Filter, ridExpr string, dri
 	case f.Has != nil:
 		return b.has(f, ridExpr)
 	case f.Chain != nil:
-		return b.chain(types, f, ridExpr)
+		return b.chain(types, f, ridExpr, drive)
 	case f.Code == "_id":
 		return b.idFilter(f, ridExpr)
 	case f.Code == "_lastUpdated":
@@ -524,21 +531,56 @@ func (b *builder) lastUpdated(f *search.Filter, ridExpr string) (string, error) 
 }
 
 // chain matches resources whose reference parameter points at a resource
-// of the chain's target types that matches the inner filter.
-func (b *builder) chain(types []string, f *search.Filter, ridExpr string) (string, error) {
-	params := b.paramList("ref.param", types, f.Code)
-	if params == "" {
+// of the chain's target types that matches the inner filter. To drive, it
+// finds the targets first (the inner filter driving in turn) and then the
+// references to them; otherwise it follows each candidate's references to
+// their targets and checks those.
+func (b *builder) chain(types []string, f *search.Filter, ridExpr string, drive bool) (string, error) {
+	if !b.hasParam(types, f.Code) {
 		return "0 = 1", nil
 	}
 	t := b.alias("t")
 	// Arguments are positional: build the fragments in the order they appear.
+	if drive {
+		inner, err := b.filterAs(f.Chain.TargetTypes, &f.Chain.Filter, t+".rid", true)
+		if err != nil {
+			return "", err
+		}
+		typeCol, join := t+".type", ","
+		if b.dialect == SQLite {
+			// SQLite would rather walk every reference of the parameter:
+			// CROSS JOIN fixes the order (targets, then references to
+			// them), and "+" keeps it finding targets by rid, not type.
+			typeCol, join = "+"+t+".type", "CROSS JOIN"
+		}
+		targets := b.in(typeCol, f.Chain.TargetTypes)
+		params := b.paramList("ref.param", types, f.Code)
+		return fmt.Sprintf("%s IN (SELECT ref.rid FROM resources %s %s idx_reference ref WHERE ref.target_id = %s.id AND ref.target_type = %s.type AND %s AND %s.deleted = 0 AND %s AND %s)",
+			ridExpr, t, join, t, t, inner, t, targets, params), nil
+	}
+	params := b.paramList("ref.param", types, f.Code)
 	targets := b.in("ref.target_type", f.Chain.TargetTypes)
 	inner, err := b.filter(f.Chain.TargetTypes, &f.Chain.Filter, t+".rid")
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%s IN (SELECT ref.rid FROM idx_reference ref JOIN resources %s ON %s.type = ref.target_type AND %s.id = ref.target_id WHERE %s AND %s AND %s.deleted = 0 AND %s)",
-		ridExpr, t, t, t, params, targets, t, inner), nil
+	return fmt.Sprintf("EXISTS (SELECT 1 FROM idx_reference ref JOIN resources %s ON %s.type = ref.target_type AND %s.id = ref.target_id WHERE ref.rid = %s AND %s AND %s AND %s.deleted = 0 AND %s)",
+		t, t, t, ridExpr, params, targets, t, inner), nil
+}
+
+// hasParam reports whether any of types has the search parameter code.
+func (b *builder) hasParam(types []string, code string) bool {
+	for _, t := range types {
+		if _, ok := b.ids(t, code); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// onlyPatients reports whether a chain's targets are Patients alone.
+func onlyPatients(types []string) bool {
+	return len(types) == 1 && types[0] == "Patient"
 }
 
 // has matches resources that a resource of Has.Type points at through
