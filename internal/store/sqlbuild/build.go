@@ -208,8 +208,25 @@ func rank(f *search.Filter) int {
 			return 7
 		}
 		return 3
+	case "date":
+		if oneDay(f) {
+			return 2 // a birth date matches a handful of people; a surname, hundreds
+		}
 	}
 	return 4
+}
+
+// oneDay reports whether a date filter asks for one day or less (eq).
+func oneDay(f *search.Filter) bool {
+	if f.Modifier != "" || len(f.Values) == 0 {
+		return false
+	}
+	for _, v := range f.Values {
+		if v.Prefix != "" && v.Prefix != "eq" || v.DateHigh-v.DateLow > 86_400_000 {
+			return false
+		}
+	}
+	return true
 }
 
 func (b *builder) in(col string, vals []string) string {
@@ -421,7 +438,10 @@ func (b *builder) dateRange(lo, hi, prefix string, ql, qh int64) string {
 		slack := int64(86_400_000)
 		return lo + " < " + b.arg(qh+slack) + " AND " + hi + " > " + b.arg(ql-slack)
 	}
-	return lo + " >= " + b.arg(ql) + " AND " + hi + " <= " + b.arg(qh)
+	// lo <= qh follows from the rest (lo <= hi <= qh), and bounds the
+	// index range on (param, lo) at both ends: without it an eq search
+	// walks every later date of the parameter.
+	return lo + " >= " + b.arg(ql) + " AND " + lo + " <= " + b.arg(qh) + " AND " + hi + " <= " + b.arg(qh)
 }
 
 func (b *builder) number(col, prefix string, v, lo, hi float64) string {
