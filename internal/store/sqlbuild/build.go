@@ -329,11 +329,15 @@ func (b *builder) filterAs(types []string, f *search.Filter, ridExpr string, dri
 	}
 	// Arguments are positional: this form puts them in the same order.
 	cond := strings.Join(ors, " OR ")
-	if b.dialect == SQLite {
-		// Probe the candidate's rows by the (rid, param) key: without this
-		// SQLite may prefer the (param, value) index and walk every row of
-		// a common value (all 'laboratory' categories) per candidate.
+	// Probe the candidate's rows by rid: left to themselves, the planners
+	// may prefer the (param, value) index and walk every row of a common
+	// value (all 'laboratory' categories, every Oliver) per candidate.
+	// PostgreSQL underestimates prefix ranges badly enough to choose it.
+	switch b.dialect {
+	case SQLite:
 		cond = valueColumn.ReplaceAllString(cond, "+$1")
+	case PostgreSQL:
+		cond = valueColumn.ReplaceAllString(cond, "COALESCE($1, $1)")
 	}
 	exists := fmt.Sprintf("EXISTS (SELECT 1 FROM %s x WHERE x.rid = %s AND x.%s AND (%s))", table, ridExpr, params, cond)
 	if f.Modifier == "not" || f.Modifier == "not-in" {
