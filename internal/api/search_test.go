@@ -152,6 +152,7 @@ func TestSearch(t *testing.T) {
 			{"chain on NHS number, no match of code", "Observation?patient.identifier=9000000009&code=4548-4", "", false},
 			{"chain checked per candidate", "Patient?general-practitioner.name=leeds&family=smith", "Patient/p1", false},
 			{"chain per candidate excludes", "Patient?general-practitioner.name=nowhere&family=smith", "", false},
+			{"chain through a reference with code", "Observation?patient.general-practitioner=Organization/gp1&code=http://loinc.org|8480-6", "Observation/o1 Observation/o2", false},
 			{"driving chain two levels", "Observation?patient.identifier=9000000017&patient.general-practitioner.name=leeds", "Observation/o3 Observation/o4", false},
 			{"_has", "Patient?_has:Observation:patient:code=4548-4", "Patient/p2", false},
 			{"_has with value", "Patient?_has:Observation:patient:value-quantity=gt140", "Patient/p1", false},

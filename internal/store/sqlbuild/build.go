@@ -185,11 +185,13 @@ func rank(f *search.Filter) int {
 	case f.Has != nil:
 		return 6
 	case f.Chain != nil:
-		// A chain to a patient found by a token (an NHS number) leads to
-		// one record's entries: few rows. Other chains fan in from whole
-		// lists (every patient of a practice) and are checked per
-		// candidate instead, unless nothing better drives.
-		if rank(&f.Chain.Filter) <= 2 && onlyPatients(f.Chain.TargetTypes) {
+		// A chain to a patient found by a token (an NHS number), an id or
+		// a day (a birth date) leads to a few records' entries: few rows.
+		// Other chains, a reference among them, fan in from whole lists
+		// (every patient of a practice) and are checked per candidate
+		// instead, unless nothing better drives.
+		inner := &f.Chain.Filter
+		if inner.Type != "reference" && rank(inner) <= 2 && onlyPatients(f.Chain.TargetTypes) {
 			return 1
 		}
 		return 5
