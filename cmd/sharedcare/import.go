@@ -34,7 +34,7 @@ type importConfig struct {
 }
 
 func importFlags(args []string, stderr io.Writer) (*importConfig, error) {
-	cfg := &importConfig{Store: serveConfig{Synchronous: "FULL"}}
+	cfg := &importConfig{Store: serveConfig{Synchronous: "FULL", exclusive: true}}
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {

@@ -60,6 +60,12 @@ type serveConfig struct {
 	BulkDuty        float64
 	// DurableReadAudit: see server.Options.
 	DurableReadAudit bool
+	// ReadCacheMB sizes the embedded store's cache of versions read by id;
+	// 0 turns it off.
+	ReadCacheMB int64
+	// exclusive: this process writes resources, so the embedded store is
+	// locked against other such processes (serve and import set it).
+	exclusive bool
 }
 
 func serveFlags(args []string) (*serveConfig, error) {
@@ -77,6 +83,7 @@ func serveFlags(args []string) (*serveConfig, error) {
 	fs.StringVar(&cfg.LogLevel, "log-level", envOr("SHAREDCARE_LOG_LEVEL", "info"), "debug, info, warn or error (env SHAREDCARE_LOG_LEVEL)")
 	fs.StringVar(&cfg.DebugAddr, "debug-addr", envOr("SHAREDCARE_DEBUG_ADDR", ""), "if set, serve Go's pprof profiles here, e.g. 127.0.0.1:6060; never expose it (env SHAREDCARE_DEBUG_ADDR)")
 	fs.BoolVar(&cfg.DurableReadAudit, "durable-read-audit", envOr("SHAREDCARE_DURABLE_READ_AUDIT", "") == "true", "make every read wait until its AuditEvent is written, as writes do; by default reads' events are committed in batches within milliseconds (env SHAREDCARE_DURABLE_READ_AUDIT=true)")
+	readCache := fs.String("read-cache-mb", envOr("SHAREDCARE_READ_CACHE_MB", "64"), "embedded database only: MiB of memory for resources read by id, so that repeated reads skip the disk; 0: off (env SHAREDCARE_READ_CACHE_MB)")
 	demo := fs.Bool("demo", envOr("SHAREDCARE_DEMO", "") == "true", "load the demo population (a practice, its GP and 20 patients) before serving (env SHAREDCARE_DEMO=true)")
 	fs.StringVar(&cfg.Issuer, "issuer", envOr("SHAREDCARE_ISSUER", ""), "public origin of the OAuth server, the iss of its tokens (https://ehr.example.nhs.uk); empty: -base-url without /fhir, else each request's host (env SHAREDCARE_ISSUER)")
 	fs.StringVar(&cfg.OIDCIssuer, "oidc-issuer", envOr("SHAREDCARE_OIDC_ISSUER", ""), "also accept bearer tokens of this external OpenID Connect provider, such as NHS CIS2 or NHS login (env SHAREDCARE_OIDC_ISSUER)")
@@ -106,6 +113,10 @@ func serveFlags(args []string) (*serveConfig, error) {
 	if cfg.MaxActive, err = strconv.Atoi(*maxActive); err != nil || cfg.MaxActive <= 0 {
 		return nil, fmt.Errorf("-max-active (SHAREDCARE_MAX_ACTIVE) %q: want a positive number", *maxActive)
 	}
+	if cfg.ReadCacheMB, err = strconv.ParseInt(*readCache, 10, 64); err != nil || cfg.ReadCacheMB < 0 {
+		return nil, fmt.Errorf("-read-cache-mb (SHAREDCARE_READ_CACHE_MB) %q: want a number of MiB, 0 for none", *readCache)
+	}
+	cfg.exclusive = true
 	if cfg.MaxQueue, err = strconv.Atoi(*maxQueue); err != nil || cfg.MaxQueue < 0 {
 		return nil, fmt.Errorf("-max-queue (SHAREDCARE_MAX_QUEUE) %q: want a number", *maxQueue)
 	}
@@ -212,7 +223,11 @@ func openStore(ctx context.Context, cfg *serveConfig, log *slog.Logger) (store.S
 		return db, where, nil
 	}
 	path := filepath.Join(cfg.DataDir, "sharedcare.db")
-	db, err := sqlite.Open(ctx, sqlite.Options{Path: path, Synchronous: cfg.Synchronous, Log: log})
+	cache := cfg.ReadCacheMB << 20
+	if cache == 0 {
+		cache = -1 // off
+	}
+	db, err := sqlite.Open(ctx, sqlite.Options{Path: path, Synchronous: cfg.Synchronous, Log: log, Exclusive: cfg.exclusive, ReadCacheBytes: cache})
 	if err != nil {
 		return nil, "", err
 	}

@@ -33,7 +33,7 @@ var backends = []struct {
 
 func openSQLite(t testing.TB) store.Store {
 	t.Helper()
-	db, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(t.TempDir(), "test.db")})
+	db, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(t.TempDir(), "test.db"), Exclusive: true}) // as serve opens it
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,8 +46,24 @@ func scanVersion(row interface{ Scan(...any) error }, typ, id string) (*store.Ve
 }
 
 // Read returns the current version of typ/id.
+// A version from the cache shares its Body with other readers: callers
+// must not change its bytes.
 func (db *DB) Read(ctx context.Context, typ, id string) (*store.Version, error) {
+	var epoch uint64
+	if db.cache != nil {
+		var v *store.Version
+		var ok bool
+		if v, epoch, ok = db.cache.get(typ, id); ok {
+			if v.Deleted {
+				return nil, outcome.Gone(typ, id, fmt.Sprint(v.VersionID))
+			}
+			return v, nil
+		}
+	}
 	v, err := scanVersion(db.stmts.current.QueryRowContext(ctx, typ, id), typ, id)
+	if err == nil && db.cache != nil {
+		db.cache.put(v, epoch)
+	}
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, outcome.NotFound(typ, id)

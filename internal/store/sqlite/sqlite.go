@@ -47,10 +47,21 @@ type Options struct {
 	// WALLimitPages is the WAL size past which the writer truncates it;
 	// 0 means walLimitFrames (128 MiB).
 	WALLimitPages int
+	// Exclusive says this process alone writes the file's resources
+	// (serve, import): Open takes the data file's lock, failing while
+	// another exclusive process holds it, and keeps a cache of versions
+	// read by id. Without it (admin tools beside a running server) nothing
+	// is locked or cached.
+	Exclusive bool
+	// ReadCacheBytes sizes that cache; 0 means 64 MiB, negative turns it
+	// off.
+	ReadCacheBytes int64
 	// Now is the clock for lastUpdated; nil means time.Now.
 	Now func() time.Time
 	Log *slog.Logger
 }
+
+const defaultReadCacheBytes = 64 << 20
 
 // DB is a store.Store on one SQLite file. It is safe for concurrent use.
 type DB struct {
@@ -72,6 +83,8 @@ type DB struct {
 	audit    *auditLog
 	ckpt     *sql.DB       // the checkpointer's connection
 	ckptDone chan struct{} // closed when the checkpointer has stopped
+	cache    *readCache    // nil unless Exclusive
+	lock     *os.File      // holds the data file's lock while Exclusive
 }
 
 // Open opens (creating if needed) the database at opts.Path, migrates its
@@ -113,6 +126,18 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: create data folder: %w", err)
 	}
 	db := &DB{opts: opts, log: opts.Log.With("component", "sqlite"), jobs: make(chan *job, opts.MaxBatch), stop: make(chan struct{}), done: make(chan struct{})}
+	if opts.Exclusive {
+		var err error
+		if db.lock, err = lockFile(opts.Path + "-lock"); err != nil {
+			return nil, err
+		}
+		if opts.ReadCacheBytes == 0 {
+			opts.ReadCacheBytes = defaultReadCacheBytes
+		}
+		if db.lock != nil {
+			db.cache = newReadCache(opts.ReadCacheBytes)
+		}
+	}
 
 	// The writer connection sets up WAL; readers then share it.
 	db.write = sql.OpenDB(connector(opts.Path, opts.Synchronous, false))
@@ -121,6 +146,9 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	db.write.SetConnMaxLifetime(0)
 	if err := migrate(ctx, db.write); err != nil {
 		db.write.Close()
+		if db.lock != nil {
+			db.lock.Close()
+		}
 		return nil, err
 	}
 	db.read = sql.OpenDB(connector(opts.Path, opts.Synchronous, true))
@@ -241,6 +269,9 @@ func (db *DB) Close() error {
 		errs = append(errs, db.read.Close())
 	}
 	errs = append(errs, db.write.Close())
+	if db.lock != nil {
+		errs = append(errs, db.lock.Close()) // closing it releases the lock
+	}
 	return errors.Join(errs...)
 }
 

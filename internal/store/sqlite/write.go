@@ -94,6 +94,7 @@ type writeTx struct {
 	last  time.Time // lastUpdated of the newest version: stamps never go back
 	seq   int64     // seq of the newest version
 	index *indexWriter
+	wrote []cacheKey // resources written in this batch, for the read cache
 }
 
 // run executes a batch in one transaction, each job inside a savepoint so
@@ -126,6 +127,14 @@ func (w *writeTx) run(batch []*job) {
 			}
 		}
 	}
+	// Committed or not, what the batch touched leaves the cache before any
+	// caller hears of it, so that a reader who learns of a write reads it.
+	if w.db.cache != nil {
+		for _, k := range w.wrote {
+			w.db.cache.invalidate(k.typ, k.id)
+		}
+	}
+	w.wrote = w.wrote[:0]
 	for i, j := range batch {
 		j.done <- errs[i]
 	}
@@ -271,6 +280,9 @@ func (w *writeTx) Put(ctx context.Context, wr *store.Write) (*store.Result, erro
 		rid = cur.rid
 	}
 	v.Patients, v.Source = wr.Patients, wr.Source
+	if w.db.cache != nil {
+		w.wrote = append(w.wrote, cacheKey{wr.Type, wr.ID})
+	}
 	if _, err := w.db.writeSQL.insertVersion.ExecContext(ctx, v.Seq, rid, wr.Type, wr.ID, v.VersionID, ms, int(v.Method), body, strings.Join(wr.Patients, " "), wr.Source); err != nil {
 		return nil, fmt.Errorf("sqlite: put %s/%s: insert version: %w", wr.Type, wr.ID, err)
 	}
