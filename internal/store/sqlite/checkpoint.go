@@ -80,7 +80,9 @@ func truncateWAL(conn *sql.Conn, path string, limitPages int, log *slog.Logger) 
 	case err != nil:
 		log.Warn("WAL truncation failed", "file", filepath.Base(path), "err", err)
 	case busy != 0:
-		log.Warn("WAL truncation blocked by readers; will retry", "file", filepath.Base(path), "dur_ms", time.Since(start).Milliseconds())
+		// Routine under load (a reader or the checkpointer is behind); the
+		// next batch tries again, so it is not worth a warning each time.
+		log.Debug("WAL truncation blocked by readers; will retry", "file", filepath.Base(path), "dur_ms", time.Since(start).Milliseconds())
 	default:
 		log.Info("WAL truncated", "file", filepath.Base(path), "dur_ms", time.Since(start).Milliseconds())
 	}
