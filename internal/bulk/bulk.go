@@ -483,11 +483,12 @@ func (s *Service) schedule(ctx context.Context, slots chan struct{}, wg *sync.Wa
 	}
 }
 
-// claim takes a job for this node: it writes the lease, then reads the job
-// back to check that no other node took it meanwhile. The store has no
-// compare-and-set for records, so two nodes claiming in the same instant
-// could both run a job; both would then write the same files and the same
-// (idempotent) imports.
+// claim takes a job for this node. Of nodes that find the same job
+// waiting (or its node's lease lapsed), exactly one wins the claim record,
+// which lapses with the lease it starts, and goes on to write the lease
+// into the job; the others leave it. A node whose lease lapsed while it
+// still ran the job learns at its next checkpoint that the job is no
+// longer its own.
 func (s *Service) claim(ctx context.Context, id string) (*job, error) {
 	j, err := s.load(ctx, id)
 	if err != nil {
@@ -496,6 +497,10 @@ func (s *Service) claim(ctx context.Context, id string) (*job, error) {
 	now := s.now()
 	if !(j.State == queued || j.State == running && now.After(j.Lease)) {
 		return nil, nil
+	}
+	won, err := s.rec.ClaimJob(ctx, id, s.node, now.Add(s.opts.Lease))
+	if err != nil || !won {
+		return nil, err
 	}
 	j.State, j.Node, j.Lease = running, s.node, now.Add(s.opts.Lease)
 	if err := s.save(ctx, j); err != nil {

@@ -10,6 +10,9 @@ import (
 // jobKind is the kind of the store's records that hold bulk jobs.
 const jobKind = "bulk-job"
 
+// jobClaimKind holds which node last took each job, until its claim lapses.
+const jobClaimKind = "bulk-claim"
+
 // ErrNoJob is what Job returns for a job it does not hold (never made,
 // deleted or expired).
 var ErrNoJob = store.ErrNotFound
@@ -30,6 +33,13 @@ func (s *Service) Job(ctx context.Context, id string) ([]byte, error) {
 // returns, and reads as absent after expires (zero: never).
 func (s *Service) PutJob(ctx context.Context, id string, state []byte, expires time.Time) error {
 	return s.store.PutRecord(ctx, jobKind, id, state, expires)
+}
+
+// ClaimJob takes a job for node until expires, unless another node's
+// claim on it is unexpired, and reports whether it did: of nodes claiming
+// at once, on one database, exactly one does.
+func (s *Service) ClaimJob(ctx context.Context, id, node string, expires time.Time) (bool, error) {
+	return s.store.PutRecordIfAbsent(ctx, jobClaimKind, id, []byte(node), expires)
 }
 
 // DeleteJob forgets a job; forgetting an absent one is no error.
