@@ -81,12 +81,39 @@ func (s *Service) Import(ctx context.Context, resources []*fhir.Value) ([]Import
 		return nil, c.end(ctx, err)
 	}
 	err = s.store.Tx(ctx, func(tx store.Tx) error {
+		writes := make([]*store.Write, len(plans))
+		var fresh []*store.Write
+		for k, p := range plans {
+			if p != nil {
+				writes[k] = &store.Write{Type: p.typ, ID: p.id, Resource: p.res, Template: p.template, Index: p.index,
+					Patients: p.patients, Source: p.source, VersionID: p.version, LastUpdated: p.updated, IfChanged: true}
+				fresh = append(fresh, writes[k])
+			}
+		}
+		// A backend that can creates what is not there yet in one go;
+		// the rest (already there, or written twice in this batch) are
+		// Put one by one below.
+		created := map[*store.Write]*store.Result{}
+		if c, ok := tx.(store.Creator); ok && len(fresh) > 1 {
+			rs, err := c.CreateMany(ctx, fresh)
+			if err != nil {
+				return err
+			}
+			for i, r := range rs {
+				if r != nil {
+					created[fresh[i]] = r
+				}
+			}
+		}
 		for k, p := range plans {
 			if p == nil {
 				continue
 			}
-			r, err := tx.Put(ctx, &store.Write{Type: p.typ, ID: p.id, Resource: p.res, Template: p.template, Index: p.index,
-				Patients: p.patients, Source: p.source, VersionID: p.version, LastUpdated: p.updated, IfChanged: true})
+			if r := created[writes[k]]; r != nil {
+				out[k].Version, out[k].Unchanged = r.Version, false
+				continue
+			}
+			r, err := tx.Put(ctx, writes[k])
 			if e, ok := outcome.As(err); ok && e.Status < 500 {
 				// This resource's version conflicts with what is here; the
 				// backend wrote nothing for it, and the others go on.

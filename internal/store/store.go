@@ -120,6 +120,18 @@ type Tx interface {
 	Lock(ctx context.Context, key string) error
 }
 
+// Creator is a Tx that can create many resources in one statement, for
+// bulk loads, where one round trip and one statement per resource are
+// most of the database's cost.
+type Creator interface {
+	// CreateMany writes the first version of each write whose resource is
+	// not there yet, as Put would, and returns each one's Result; a nil
+	// Result means the resource exists (or another write in ws created
+	// it), and nothing was written for it: Put it. Only for writes
+	// without Delete, IfMatch or CreateOnly.
+	CreateMany(ctx context.Context, ws []*Write) ([]*Result, error)
+}
+
 // Store is a storage backend. All methods are safe for concurrent use.
 type Store interface {
 	// Read returns the current version of typ/id; an *outcome.Error with

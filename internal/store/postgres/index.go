@@ -130,6 +130,7 @@ type statements struct {
 	mu     sync.Mutex        // guards create and update
 	create map[uint8]string  // by the tables filled
 	update map[uint16]string // by the tables cleared<<8 | filled
+	many   map[uint8]string  // CreateMany, by the tables filled
 }
 
 func (s *statements) createSQL(fill uint8) string {

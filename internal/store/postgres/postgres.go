@@ -128,7 +128,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	db := &DB{pool: pool, opts: opts, log: opts.Log.With("component", "postgres"),
-		stmts: statements{create: map[uint8]string{}, update: map[uint16]string{}}}
+		stmts: statements{create: map[uint8]string{}, update: map[uint16]string{}, many: map[uint8]string{}}}
 	if err := db.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err

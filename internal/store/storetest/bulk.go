@@ -198,3 +198,90 @@ func testScanMatch(t *testing.T, s store.Store) {
 		}
 	}
 }
+
+// testCreateMany holds a backend's store.Creator, if it has one, to Put's
+// results: what is new is created with its versions, stamps, patients and
+// index rows; what exists, or comes twice, is left for Put.
+func testCreateMany(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustPut(t, s, &store.Write{Type: "Patient", ID: "cm-old", Resource: patient(t, "Old")})
+	when := time.Date(2022, 5, 6, 7, 8, 9, 100_000_000, time.UTC)
+	obs := obsOf(t, "cm-obs", "cm-a", "Pulse")
+	obs.IfChanged = true
+	obs.Index.Tokens = []search.TokenEntry{{Param: "status", Code: "final"}}
+	obs.Index.Dates = []search.DateEntry{{Param: "date", Low: when.UnixMilli(), High: when.UnixMilli() + 1}}
+	ws := []*store.Write{
+		{Type: "Patient", ID: "cm-a", Resource: patient(t, "Many"), Patients: []string{"cm-a"}, IfChanged: true,
+			Index: &search.Entries{Strings: []search.StringEntry{{Param: "family", Norm: "many", Exact: "Many"}}}},
+		{Type: "Patient", ID: "cm-b", Resource: patient(t, "Many"), VersionID: 4, LastUpdated: when, IfChanged: true,
+			Index: &search.Entries{Strings: []search.StringEntry{{Param: "family", Norm: "many", Exact: "Many"}}}},
+		{Type: "Patient", ID: "cm-old", Resource: patient(t, "Old"), IfChanged: true},
+		{Type: "Patient", ID: "cm-a", Resource: patient(t, "Twice"), IfChanged: true},
+		obs,
+	}
+	var rs []*store.Result
+	supported := true
+	err := s.Tx(ctx, func(tx store.Tx) error {
+		c, ok := tx.(store.Creator)
+		if !ok {
+			supported = false
+			return nil
+		}
+		var err error
+		rs, err = c.CreateMany(ctx, ws)
+		return err
+	})
+	if !supported {
+		t.Skip("this backend has no store.Creator")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != len(ws) {
+		t.Fatalf("CreateMany returned %d results for %d writes", len(rs), len(ws))
+	}
+	for i, want := range []bool{true, true, false, false, true} {
+		if (rs[i] != nil) != want {
+			t.Errorf("write %d (%s/%s): created %v, want %v", i, ws[i].Type, ws[i].ID, rs[i] != nil, want)
+		}
+	}
+	if rs[1] != nil && (rs[1].Version.VersionID != 4 || !rs[1].Version.LastUpdated.Equal(when) || !rs[1].Created) {
+		t.Errorf("cm-b = version %d at %v, want a creation at version 4, %v", rs[1].Version.VersionID, rs[1].Version.LastUpdated, when)
+	}
+	v, err := s.Read(ctx, "Patient", "cm-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := fhir.Parse(v.Body)
+	if v.VersionID != 4 || body.Get("meta").Str("versionId") != "4" || body.Get("meta").Str("lastUpdated") != "2022-05-06T07:08:09.100Z" {
+		t.Errorf("Read cm-b = version %d, body %s; want 4 with the source's lastUpdated", v.VersionID, v.Body)
+	}
+	if v, err := s.Read(ctx, "Patient", "cm-a"); err != nil || len(v.Patients) != 1 || v.Patients[0] != "cm-a" || !strings.Contains(string(v.Body), "Many") {
+		t.Errorf("Read cm-a = %+v, %v; want the first write's body, in its own compartment", v, err)
+	}
+	if v, err := s.Read(ctx, "Patient", "cm-old"); err != nil || !strings.Contains(string(v.Body), "Old") || v.VersionID != 1 {
+		t.Errorf("Read cm-old = %+v, %v; want it untouched", v, err)
+	}
+	search1 := func(typ, raw string) string {
+		vals, _ := url.ParseQuery(raw)
+		q, err := search.Parse(typ, vals, search.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := s.Search(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, m := range res.Matches {
+			ids = append(ids, m.ID)
+		}
+		return strings.Join(ids, " ")
+	}
+	if got := search1("Patient", "family=many&_sort=_id"); got != "cm-a cm-b" {
+		t.Errorf("Patient?family=many = %q, want cm-a cm-b (their index rows)", got)
+	}
+	if got := search1("Observation", "subject=Patient/cm-a&status=final&date=2022-05-06"); got != "cm-obs" {
+		t.Errorf("Observation by subject, status and date = %q, want cm-obs", got)
+	}
+}

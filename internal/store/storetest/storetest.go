@@ -48,6 +48,7 @@ func Run(t *testing.T, open Opener) {
 		{"Scan", testScan},
 		{"ScanMatch", testScanMatch},
 		{"ImportWrites", testImportWrites},
+		{"CreateMany", testCreateMany},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
