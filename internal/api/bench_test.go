@@ -51,27 +51,42 @@ const benchPatient = `{"resourceType":"Patient","identifier":[{"system":"https:/
 //	go test ./internal/api -run '^$' -bench ReadByID -count 10 -cpu 2
 func BenchmarkReadByID(b *testing.B) {
 	for _, be := range backends {
-		b.Run(be.name, func(b *testing.B) {
-			srv := newTestServer(b, be.name, be.open(b))
-			c := newBenchClient(srv)
-			var ids []string
-			for range 1000 {
-				var res struct{ ID string }
-				json.Unmarshal(c.do(b, "POST", "/fhir/Patient", []byte(benchPatient), 201), &res)
-				ids = append(ids, res.ID)
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			var n atomic.Int64
-			b.SetParallelism(16)
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					c.do(b, "GET", "/fhir/Patient/"+ids[n.Add(1)%int64(len(ids))], nil, 200)
+		for _, par := range []int{1, 16} {
+			b.Run(fmt.Sprintf("%s/conc%d", be.name, par), func(b *testing.B) {
+				srv := newTestServer(b, be.name, be.open(b))
+				c := newBenchClient(srv)
+				var ids []string
+				for range 1000 {
+					var res struct{ ID string }
+					json.Unmarshal(c.do(b, "POST", "/fhir/Patient", []byte(benchPatient), 201), &res)
+					ids = append(ids, res.ID)
 				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				var n atomic.Int64
+				read := func() { c.do(b, "GET", "/fhir/Patient/"+ids[n.Add(1)%int64(len(ids))], nil, 200) }
+				runConc(b, par, read)
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reads/s")
 			})
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reads/s")
-		})
+		}
 	}
+}
+
+// runConc calls fn b.N times: one after another when conc is 1, else
+// from conc goroutines per CPU.
+func runConc(b *testing.B, conc int, fn func()) {
+	if conc == 1 {
+		for range b.N {
+			fn()
+		}
+		return
+	}
+	b.SetParallelism(conc)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			fn()
+		}
+	})
 }
 
 // BenchmarkCreate creates Patients: validated, versioned, indexed.
@@ -83,12 +98,7 @@ func BenchmarkCreate(b *testing.B) {
 				c := newBenchClient(srv)
 				body := []byte(benchPatient)
 				b.ReportAllocs()
-				b.SetParallelism(par)
-				b.RunParallel(func(pb *testing.PB) {
-					for pb.Next() {
-						c.do(b, "POST", "/fhir/Patient", body, 201)
-					}
-				})
+				runConc(b, par, func() { c.do(b, "POST", "/fhir/Patient", body, 201) })
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "creates/s")
 			})
 		}
