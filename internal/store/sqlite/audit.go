@@ -37,6 +37,10 @@ type auditLog struct {
 	ckptDone chan struct{} // closed when it has stopped
 
 	failing atomic.Pointer[error] // the last batch's error while queued events wait to be retried
+
+	// fault, when a test sets it, fails each batch it returns an error for,
+	// as a full disk or an I/O error would.
+	fault atomic.Pointer[func() error]
 }
 
 // auditLinger is how long the trail's writer waits for more events before
@@ -335,6 +339,11 @@ func (a *auditLog) commit(conn *sql.Conn, batch []*auditJob, seq int64, prev []b
 		}
 		a.failing.Store(&err)
 		return seq, prev, retry
+	}
+	if f := a.fault.Load(); f != nil {
+		if err := (*f)(); err != nil {
+			return fail(err)
+		}
 	}
 	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return fail(err)

@@ -1,0 +1,11 @@
+package sqlite
+
+// SetAuditFault makes the trail's writer fail every batch while f returns
+// an error; nil clears it.
+func SetAuditFault(db *DB, f func() error) {
+	if f == nil {
+		db.audit.fault.Store(nil)
+		return
+	}
+	db.audit.fault.Store(&f)
+}
