@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"sharedcare/internal/auth"
+	"sharedcare/internal/bulk"
 	"sharedcare/internal/server"
 	"sharedcare/internal/store"
 	"sharedcare/internal/store/postgres"
@@ -60,6 +61,8 @@ type serveConfig struct {
 	BulkDuty        float64
 	// DurableReadAudit: see server.Options.
 	DurableReadAudit bool
+	// ImportFrom: see bulk.Options.
+	ImportFrom []string
 	// ReadCacheMB sizes the embedded store's cache of versions read by id;
 	// 0 turns it off.
 	ReadCacheMB int64
@@ -83,6 +86,7 @@ func serveFlags(args []string) (*serveConfig, error) {
 	fs.StringVar(&cfg.LogLevel, "log-level", envOr("SHAREDCARE_LOG_LEVEL", "info"), "debug, info, warn or error (env SHAREDCARE_LOG_LEVEL)")
 	fs.StringVar(&cfg.DebugAddr, "debug-addr", envOr("SHAREDCARE_DEBUG_ADDR", ""), "if set, serve Go's pprof profiles here, e.g. 127.0.0.1:6060; never expose it (env SHAREDCARE_DEBUG_ADDR)")
 	fs.BoolVar(&cfg.DurableReadAudit, "durable-read-audit", envOr("SHAREDCARE_DURABLE_READ_AUDIT", "") == "true", "make every read wait until its AuditEvent is written, as writes do; by default reads' events are committed in batches within milliseconds (env SHAREDCARE_DURABLE_READ_AUDIT=true)")
+	importFrom := fs.String("import-from", envOr("SHAREDCARE_IMPORT_FROM", ""), "comma-separated origins (http://10.1.2.3:8080; no port: any) on loopback or private networks that $import may fetch from; public addresses need no listing (env SHAREDCARE_IMPORT_FROM)")
 	readCache := fs.String("read-cache-mb", envOr("SHAREDCARE_READ_CACHE_MB", "64"), "embedded database only: MiB of memory for resources read by id, so that repeated reads skip the disk; 0: off (env SHAREDCARE_READ_CACHE_MB)")
 	demo := fs.Bool("demo", envOr("SHAREDCARE_DEMO", "") == "true", "load the demo population (a practice, its GP and 20 patients) before serving (env SHAREDCARE_DEMO=true)")
 	fs.StringVar(&cfg.Issuer, "issuer", envOr("SHAREDCARE_ISSUER", ""), "public origin of the OAuth server, the iss of its tokens (https://ehr.example.nhs.uk); empty: -base-url without /fhir, else each request's host (env SHAREDCARE_ISSUER)")
@@ -117,6 +121,14 @@ func serveFlags(args []string) (*serveConfig, error) {
 		return nil, fmt.Errorf("-read-cache-mb (SHAREDCARE_READ_CACHE_MB) %q: want a number of MiB, 0 for none", *readCache)
 	}
 	cfg.exclusive = true
+	for o := range strings.SplitSeq(*importFrom, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			cfg.ImportFrom = append(cfg.ImportFrom, o)
+		}
+	}
+	if err := bulk.CheckImportFrom(cfg.ImportFrom); err != nil {
+		return nil, fmt.Errorf("-import-from (SHAREDCARE_IMPORT_FROM): %w", err)
+	}
 	if cfg.MaxQueue, err = strconv.Atoi(*maxQueue); err != nil || cfg.MaxQueue < 0 {
 		return nil, fmt.Errorf("-max-queue (SHAREDCARE_MAX_QUEUE) %q: want a number", *maxQueue)
 	}
@@ -251,7 +263,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 		Auth: auth.Options{Issuer: cfg.Issuer, TokenTTL: cfg.TokenTTL,
 			OIDC: auth.OIDCOptions{Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience, Claim: cfg.OIDCClaim}},
 		InsecureNoAuth: cfg.InsecureNoAuth, CORSOrigins: cfg.CORSOrigins, SessionIdle: cfg.SessionIdle,
-		ExportDir: cfg.ExportDir, ExportExpiry: cfg.ExportExpiry, BulkJobs: cfg.BulkJobs, BulkDuty: cfg.BulkDuty,
+		ExportDir: cfg.ExportDir, ExportExpiry: cfg.ExportExpiry, BulkJobs: cfg.BulkJobs, BulkDuty: cfg.BulkDuty, ImportFrom: cfg.ImportFrom,
 	})
 	if cfg.Demo {
 		start := time.Now()

@@ -22,7 +22,7 @@ import (
 // until the test ends.
 func newBulkServer(t testing.TB, name string, db store.Store) *testServer {
 	t.Helper()
-	srv := server.New(server.Options{Store: db, InsecureNoAuth: true, ExportDir: t.TempDir()})
+	srv := server.New(server.Options{Store: db, InsecureNoAuth: true, ExportDir: t.TempDir(), ImportFrom: []string{"http://127.0.0.1"}})
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { srv.RunWorkers(ctx) })
@@ -393,6 +393,12 @@ func TestBulkImport(t *testing.T) {
 			{`{"inputFormat":"text/csv","input":[{"type":"Patient","url":"https://x.example/p"}]}`, "not-supported"},
 			{`{"inputFormat":"application/fhir+ndjson","input":[]}`, "required"},
 			{`{"inputFormat":"application/fhir+ndjson","input":[{"type":"Patient","url":"file:///etc/passwd"}]}`, "not-supported"},
+			// The cloud's metadata service, loopback and private networks are
+			// not fetched unless the operator allows them (-import-from).
+			{`{"inputFormat":"application/fhir+ndjson","input":[{"type":"Patient","url":"http://169.254.169.254/latest/meta-data/"}]}`, "forbidden"},
+			{`{"inputFormat":"application/fhir+ndjson","input":[{"type":"Patient","url":"http://localhost:5432/p"}]}`, "forbidden"},
+			{`{"inputFormat":"application/fhir+ndjson","input":[{"type":"Patient","url":"https://10.0.0.8/p.ndjson"}]}`, "forbidden"},
+			{`{"inputFormat":"application/fhir+ndjson","input":[{"type":"Patient","url":"http://[::1]:8080/p"}]}`, "forbidden"},
 			{`{"inputFormat":"application/fhir+ndjson","input":[{"type":"Patients","url":"https://x.example/p"}]}`, "value"},
 			{`[1,2]`, "structure"},
 		} {

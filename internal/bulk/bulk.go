@@ -51,6 +51,11 @@ type Options struct {
 	// paths): for the command line, which runs as the operator, never for
 	// the server, whose clients must not read its disk.
 	AllowFiles bool
+	// ImportFrom lists the origins (http(s)://host[:port]; no port: any)
+	// on loopback or private networks that a server's $import may fetch
+	// from; public addresses need no listing (fetch.go). The command line
+	// (AllowFiles) may fetch from anywhere.
+	ImportFrom []string
 	Now        func() time.Time
 	Log        *slog.Logger
 }
@@ -63,6 +68,8 @@ type Service struct {
 	node string // this process's name in job leases
 	now  func() time.Time
 	wake chan struct{} // a kick-off nudges the worker
+
+	allowed origins // private origins $import may fetch from
 
 	mu      sync.Mutex                    // guards running
 	running map[string]context.CancelFunc // jobs this node runs, by id
@@ -86,16 +93,17 @@ func New(opts Options) *Service {
 	if opts.Lease <= 0 {
 		opts.Lease = 30 * time.Second
 	}
+	allowed, err := parseOrigins(opts.ImportFrom)
+	if err != nil {
+		allowed = origins{} // CheckImportFrom refuses it before here
+	}
 	if opts.Client == nil {
-		opts.Client = &http.Client{
-			Timeout: 0, // an input may take long to read; the transport bounds each step
-			Transport: &http.Transport{
-				Proxy:                 http.ProxyFromEnvironment,
-				ResponseHeaderTimeout: time.Minute,
-				IdleConnTimeout:       time.Minute,
-				TLSHandshakeTimeout:   10 * time.Second,
-			},
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		if opts.AllowFiles {
+			opts.Client = guardedClient(nil)
+			opts.Client.Transport.(*http.Transport).DialContext = nil // the operator's own fetches go anywhere
+			opts.Client.Transport.(*http.Transport).Proxy = http.ProxyFromEnvironment
+		} else {
+			opts.Client = guardedClient(allowed)
 		}
 	}
 	if opts.Now == nil {
@@ -105,7 +113,13 @@ func New(opts Options) *Service {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Service{rec: opts.Record, opts: opts, log: opts.Log.With("component", "bulk"), node: record.NewUUID()[:8],
-		now: opts.Now, wake: make(chan struct{}, 1), running: map[string]context.CancelFunc{}}
+		now: opts.Now, wake: make(chan struct{}, 1), running: map[string]context.CancelFunc{}, allowed: allowed}
+}
+
+// CheckImportFrom reports whether list is a valid Options.ImportFrom.
+func CheckImportFrom(list []string) error {
+	_, err := parseOrigins(list)
+	return err
 }
 
 // Job states.

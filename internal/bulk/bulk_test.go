@@ -71,7 +71,7 @@ func TestImportResumes(t *testing.T) {
 	defer input.Close()
 	defer close(release)
 
-	svc := bulk.New(bulk.Options{Record: rec, Dir: t.TempDir()})
+	svc := bulk.New(bulk.Options{Record: rec, Dir: t.TempDir(), ImportFrom: []string{"http://127.0.0.1"}})
 	req := &bulk.ImportRequest{InputFormat: "application/fhir+ndjson", Inputs: []bulk.Input{{Type: "Patient", URL: input.URL + "/Patient.ndjson"}}}
 	ctx, cancel := context.WithCancel(dev())
 	done := make(chan error, 1)
@@ -195,7 +195,7 @@ func TestExportMemoryFlat(t *testing.T) {
 	}
 	rec := newRecord(t)
 	dir := t.TempDir()
-	svc := bulk.New(bulk.Options{Record: rec, Dir: dir, Poll: 5 * time.Millisecond})
+	svc := bulk.New(bulk.Options{Record: rec, Dir: dir, Poll: 5 * time.Millisecond, ImportFrom: []string{"http://127.0.0.1"}})
 	ctx, cancel := context.WithCancel(dev())
 	var wg sync.WaitGroup
 	wg.Go(func() { svc.Run(ctx) })

@@ -20,7 +20,7 @@ import (
 // registered for key with scopes; it returns the server and the client id.
 func newAuthServer(t *testing.T, db store.Store, key *ecdsa.PrivateKey, scopes string) (*httptest.Server, string) {
 	t.Helper()
-	srv := server.New(server.Options{Store: db, ExportDir: t.TempDir()})
+	srv := server.New(server.Options{Store: db, ExportDir: t.TempDir(), ImportFrom: []string{"http://127.0.0.1"}})
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { srv.RunWorkers(ctx) })

@@ -851,6 +851,16 @@ func (m *migration) load(ctx context.Context, cp caps) error {
 	var err error
 	if l.Method == "bulk $import" {
 		err = m.importBulk(ctx)
+		if errors.Is(err, errImportRefused) {
+			// The target does not fetch from where this tool serves the
+			// files (its operator has not allowed that network): write
+			// them with batch Bundles instead.
+			m.log.Warn("the target refused to fetch the files from this tool ("+err.Error()+"); writing them with batch Bundles instead; start the target with -import-from to allow it", "serve_url", m.opts.ServeURL)
+			l.Method, l.Status = "batch PUT", ""
+			if err = m.save(); err == nil {
+				err = m.putBatches(ctx)
+			}
+		}
 	} else {
 		err = m.putBatches(ctx)
 	}
@@ -860,6 +870,10 @@ func (m *migration) load(ctx context.Context, cp caps) error {
 	l.Done = true
 	return m.save()
 }
+
+// errImportRefused is a target's refusal to fetch the files from where
+// this tool serves them.
+var errImportRefused = errors.New("the target's $import refused the file URLs")
 
 // importBulk serves the files to the target's $import and waits for it.
 func (m *migration) importBulk(ctx context.Context) error {
@@ -920,6 +934,17 @@ func (m *migration) importBulk(ctx context.Context) error {
 	resp, err := m.to.do(ctx, http.MethodPost, "$import", body, http.Header{"Prefer": {"respond-async"}, "Content-Type": {"application/json"}})
 	if err != nil {
 		return err
+	}
+	if resp.StatusCode == http.StatusBadRequest {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+		resp.Body.Close()
+		var oo struct {
+			Issue []struct{ Code, Diagnostics string }
+		}
+		if json.Unmarshal(b, &oo) == nil && len(oo.Issue) > 0 && oo.Issue[0].Code == "forbidden" {
+			return fmt.Errorf("%w: %s", errImportRefused, oo.Issue[0].Diagnostics)
+		}
+		return &errStatus{Method: http.MethodPost, URL: "$import", Status: resp.StatusCode, Body: diagnostics(b)}
 	}
 	if err := check(resp, http.StatusAccepted); err != nil {
 		return err

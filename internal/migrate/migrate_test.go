@@ -42,10 +42,16 @@ func openPostgres(t testing.TB) store.Store {
 	return db
 }
 
-// newServer is a whole sharedcare with bulk data on, authentication off.
+// newServer is a whole sharedcare with bulk data on, authentication off,
+// whose $import may fetch from loopback (where the tests serve files).
 func newServer(t testing.TB, db store.Store) *httptest.Server {
 	t.Helper()
-	srv := server.New(server.Options{Store: db, InsecureNoAuth: true, ExportDir: t.TempDir()})
+	return newServerOpts(t, server.Options{Store: db, InsecureNoAuth: true, ExportDir: t.TempDir(), ImportFrom: []string{"http://127.0.0.1"}})
+}
+
+func newServerOpts(t testing.TB, opts server.Options) *httptest.Server {
+	t.Helper()
+	srv := server.New(opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { srv.RunWorkers(ctx) })
@@ -172,6 +178,26 @@ func TestRoundTrip(t *testing.T) {
 	// scope.
 	if total < want-20 || total > want {
 		t.Errorf("%d resources verified; the practice has %d", total, want)
+	}
+}
+
+// TestRoundTripImportRefused: a target that does not fetch from loopback
+// (no -import-from) refuses the $import of the files this tool serves
+// there; the migration writes them with batch Bundles instead and still
+// verifies every resource.
+func TestRoundTripImportRefused(t *testing.T) {
+	dir, org := practice(t, 20)
+	from := newServer(t, openSQLite(t))
+	to := newServerOpts(t, server.Options{Store: openSQLite(t), InsecureNoAuth: true, ExportDir: t.TempDir()})
+	load(t, from, dir)
+	r, err := migrate.Run(context.Background(), migrate.Options{
+		From: migrate.Endpoint{Base: from.URL + "/fhir"}, To: migrate.Endpoint{Base: to.URL + "/fhir"},
+		Organization: org, StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.OK || r.Patients != 20 || r.Load != "batch PUT" {
+		t.Fatalf("report: OK %v, %d patients, loaded by %s; want verified, 20 patients, by batch PUT", r.OK, r.Patients, r.Load)
 	}
 }
 

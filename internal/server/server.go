@@ -66,6 +66,8 @@ type Options struct {
 	ExportExpiry time.Duration
 	// BulkJobs bounds the bulk jobs this node runs at once; 0 means 1.
 	BulkJobs int
+	// ImportFrom: see bulk.Options.
+	ImportFrom []string
 	// BulkDuty is the share of time a running bulk job works, pausing
 	// between batches for the rest (0.05 to 1); 0 means 1.
 	BulkDuty float64
@@ -122,7 +124,8 @@ func New(opts Options) *Server {
 	apiOpts := api.Options{Record: rec, MaxBody: opts.MaxBody, BaseURL: opts.BaseURL, Version: opts.Version, Log: opts.Log.With("component", "api"),
 		Security: &api.Security{Authorize: e.Authorize, Token: e.Token, Introspect: e.Introspect, Revoke: e.Revoke}}
 	if opts.ExportDir != "" {
-		jobs = bulk.New(bulk.Options{Record: rec, Dir: opts.ExportDir, Expiry: opts.ExportExpiry, MaxJobs: opts.BulkJobs, Duty: opts.BulkDuty, Log: opts.Log})
+		jobs = bulk.New(bulk.Options{Record: rec, Dir: opts.ExportDir, Expiry: opts.ExportExpiry, MaxJobs: opts.BulkJobs, Duty: opts.BulkDuty, Log: opts.Log,
+			ImportFrom: opts.ImportFrom})
 		apiOpts.Bulk = jobs
 	}
 	fhirAPI := api.New(apiOpts)
