@@ -28,6 +28,7 @@ func TestAuditFailureAndRetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer admin.Close(ctx)
+	// Ids are unique, as the trail's always are (PostgreSQL enforces it).
 	event := func(id string) []*store.AuditRecord {
 		return []*store.AuditRecord{{ID: id, Recorded: time.Now(), Patients: []string{"p1"},
 			Body: []byte(fmt.Sprintf(`{"resourceType":"AuditEvent","id":%q}`, id))}}
@@ -46,7 +47,7 @@ func TestAuditFailureAndRetry(t *testing.T) {
 	}
 	refused := false
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if err := db.QueueAudit(ctx, event("refused")); err != nil {
+		if err := db.QueueAudit(ctx, event(fmt.Sprint("refused-", time.Now().UnixNano()))); err != nil {
 			refused = true
 			break
 		}
@@ -59,7 +60,7 @@ func TestAuditFailureAndRetry(t *testing.T) {
 	}
 	var qerr error
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if qerr = db.QueueAudit(ctx, event("after")); qerr == nil {
+		if qerr = db.QueueAudit(ctx, event(fmt.Sprint("after-", time.Now().UnixNano()))); qerr == nil {
 			break
 		}
 	}
@@ -80,7 +81,7 @@ func TestAuditFailureAndRetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := strings.Join(bodies, " ")
-	for _, want := range []string{`"before"`, `"kept"`, `"after"`} {
+	for _, want := range []string{`"before"`, `"kept"`, `"after-`} {
 		if !strings.Contains(got, want) {
 			t.Errorf("trail = %s; missing %s", got, want)
 		}

@@ -24,6 +24,7 @@ func TestAuditFailureAndRetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	// Ids are unique, as the trail's always are (PostgreSQL enforces it).
 	event := func(id string) []*store.AuditRecord {
 		return []*store.AuditRecord{{ID: id, Recorded: time.Now(), Patients: []string{"p1"},
 			Body: []byte(fmt.Sprintf(`{"resourceType":"AuditEvent","id":%q}`, id))}}
@@ -41,7 +42,7 @@ func TestAuditFailureAndRetry(t *testing.T) {
 	}
 	refused := false
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if err := db.QueueAudit(ctx, event("refused")); err != nil {
+		if err := db.QueueAudit(ctx, event(fmt.Sprint("refused-", time.Now().UnixNano()))); err != nil {
 			refused = errors.Is(err, diskFull)
 			break
 		}
@@ -53,7 +54,7 @@ func TestAuditFailureAndRetry(t *testing.T) {
 	sqlite.SetAuditFault(db, nil)
 	var err2 error
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if err2 = db.QueueAudit(ctx, event("after")); err2 == nil {
+		if err2 = db.QueueAudit(ctx, event(fmt.Sprint("after-", time.Now().UnixNano()))); err2 == nil {
 			break
 		}
 	}
@@ -74,7 +75,7 @@ func TestAuditFailureAndRetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := fmt.Sprint(ids)
-	for _, want := range []string{`"before"`, `"kept"`, `"after"`} {
+	for _, want := range []string{`"before"`, `"kept"`, `"after-`} {
 		if !strings.Contains(got, want) {
 			t.Errorf("trail = %s; missing %s", got, want)
 		}
