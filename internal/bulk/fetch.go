@@ -38,18 +38,24 @@ func publicAddr(ip netip.Addr) bool {
 
 var sharedAddressSpace = netip.MustParsePrefix("100.64.0.0/10")
 
-// origins is the set of allowed host[:port]s; a host without a port
-// allows every port.
+// origins is the set of allowed hosts, keyed as net.SplitHostPort gives
+// them ("::1", not "[::1]") with their port ("10.0.0.5:8443"), or alone to
+// allow every port. The scheme is not compared: the check is on where the
+// server connects.
 type origins map[string]bool
 
 func parseOrigins(list []string) (origins, error) {
 	o := origins{}
 	for _, s := range list {
 		u, err := url.Parse(s)
-		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		if err != nil || u.Hostname() == "" || (u.Scheme != "http" && u.Scheme != "https") {
 			return nil, fmt.Errorf("import origin %q: want http(s)://host[:port]", s)
 		}
-		o[u.Host] = true
+		key := u.Hostname()
+		if u.Port() != "" {
+			key = net.JoinHostPort(key, u.Port())
+		}
+		o[key] = true
 	}
 	return o, nil
 }

@@ -26,7 +26,7 @@ func TestPublicAddr(t *testing.T) {
 }
 
 func TestAllowsURL(t *testing.T) {
-	allowed, err := parseOrigins([]string{"http://127.0.0.1", "https://10.0.0.5:8443"})
+	allowed, err := parseOrigins([]string{"http://127.0.0.1", "https://10.0.0.5:8443", "http://[fd00::7]", "http://[::1]:8080"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,6 +43,9 @@ func TestAllowsURL(t *testing.T) {
 		{"http://localhost/p", false},
 		{"http://[::1]/p", false},
 		{"http://192.168.0.10/p", false},
+		{"http://[fd00::7]:9000/p", true}, // IPv6, any port
+		{"http://[::1]:8080/p", true},
+		{"http://[::1]:8081/p", false},
 	} {
 		u, _ := url.Parse(tt.url)
 		if got := allowed.allowsURL(u); got != tt.want {
