@@ -98,13 +98,7 @@ func New(opts Options) *Service {
 		allowed = origins{} // CheckImportFrom refuses it before here
 	}
 	if opts.Client == nil {
-		if opts.AllowFiles {
-			opts.Client = guardedClient(nil)
-			opts.Client.Transport.(*http.Transport).DialContext = nil // the operator's own fetches go anywhere
-			opts.Client.Transport.(*http.Transport).Proxy = http.ProxyFromEnvironment
-		} else {
-			opts.Client = guardedClient(allowed)
-		}
+		opts.Client = fetchClient(allowed, opts.AllowFiles)
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

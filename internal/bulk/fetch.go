@@ -87,31 +87,38 @@ func (o origins) allowsURL(u *url.URL) bool {
 	return err != nil || publicAddr(ip)
 }
 
-// guardedClient fetches import inputs from public addresses and allowed
-// origins only; it follows no redirects, and its transport bounds each
-// step of a fetch but not the whole (an input may take long to read).
-func guardedClient(allowed origins) *http.Client {
-	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
-	guarded := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second,
-		Control: func(network, address string, _ syscall.RawConn) error {
-			ap, err := netip.ParseAddrPort(address)
-			if err != nil || !publicAddr(ap.Addr()) {
-				return fmt.Errorf("import input at %s: %w", address, errPrivate)
-			}
-			return nil
-		}}
-	return &http.Client{
-		Transport: &http.Transport{
-			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-				if allowed.allows(addr) {
-					return dialer.DialContext(ctx, network, addr)
+// fetchClient fetches import inputs: from anywhere (through the
+// environment's proxy) for the operator's command line, else from public
+// addresses and allowed origins only. It follows no redirects, and its
+// transport bounds each step of a fetch but not the whole (an input may
+// take long to read).
+func fetchClient(allowed origins, anywhere bool) *http.Client {
+	tr := &http.Transport{
+		ResponseHeaderTimeout: time.Minute,
+		IdleConnTimeout:       time.Minute,
+		TLSHandshakeTimeout:   10 * time.Second,
+	}
+	if anywhere {
+		tr.Proxy = http.ProxyFromEnvironment
+	} else {
+		dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+		guarded := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second,
+			Control: func(network, address string, _ syscall.RawConn) error {
+				ap, err := netip.ParseAddrPort(address)
+				if err != nil || !publicAddr(ap.Addr()) {
+					return fmt.Errorf("import input at %s: %w", address, errPrivate)
 				}
-				return guarded.DialContext(ctx, network, addr)
-			},
-			ResponseHeaderTimeout: time.Minute,
-			IdleConnTimeout:       time.Minute,
-			TLSHandshakeTimeout:   10 * time.Second,
-		},
+				return nil
+			}}
+		tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if allowed.allows(addr) {
+				return dialer.DialContext(ctx, network, addr)
+			}
+			return guarded.DialContext(ctx, network, addr)
+		}
+	}
+	return &http.Client{
+		Transport:     tr,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }

@@ -67,12 +67,12 @@ func TestGuardedClient(t *testing.T) {
 	u, _ := url.Parse(hs.URL)
 	byName := "http://localhost:" + u.Port() + "/p" // resolves to loopback
 	for _, target := range []string{hs.URL, byName} {
-		_, err := guardedClient(origins{}).Get(target)
+		_, err := fetchClient(origins{}, false).Get(target)
 		if !errors.Is(err, errPrivate) {
 			t.Errorf("GET %s with nothing allowed = %v, want it refused as private", target, err)
 		}
 	}
-	resp, err := guardedClient(origins{"127.0.0.1": true}).Get(hs.URL)
+	resp, err := fetchClient(origins{"127.0.0.1": true}, false).Get(hs.URL)
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("GET %s with 127.0.0.1 allowed = %v, %v", hs.URL, resp, err)
 	}

@@ -85,9 +85,10 @@ func (s *Service) importSpec(ctx context.Context, req *ImportRequest, local bool
 	for i, in := range req.Inputs {
 		u, err := url.Parse(in.URL)
 		switch {
-		case err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && !s.opts.AllowFiles && !s.allowed.allowsURL(u):
-			errs.Add(outcome.CodeForbidden, "input["+strconv.Itoa(i)+"].url", "input url %q is on a loopback or private network, which this server does not fetch from unless its operator allows it (-import-from)", in.URL)
 		case err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "":
+			if !s.opts.AllowFiles && !s.allowed.allowsURL(u) {
+				errs.Add(outcome.CodeForbidden, "input["+strconv.Itoa(i)+"].url", "input url %q is on a loopback or private network, which this server does not fetch from unless its operator allows it (-import-from)", in.URL)
+			}
 		case s.opts.AllowFiles && (err == nil && u.Scheme == "file" || !strings.Contains(in.URL, "://")):
 		default:
 			errs.Add(outcome.CodeNotSupported, "input["+strconv.Itoa(i)+"].url", "input url %q is not an http or https URL this server can fetch", in.URL)
