@@ -82,34 +82,21 @@ func (s *Service) Import(ctx context.Context, resources []*fhir.Value) ([]Import
 	}
 	err = s.store.Tx(ctx, func(tx store.Tx) error {
 		writes := make([]*store.Write, len(plans))
-		var fresh []*store.Write
 		for k, p := range plans {
 			if p != nil {
 				writes[k] = &store.Write{Type: p.typ, ID: p.id, Resource: p.res, Template: p.template, Index: p.index,
 					Patients: p.patients, Source: p.source, VersionID: p.version, LastUpdated: p.updated, IfChanged: true}
-				fresh = append(fresh, writes[k])
 			}
 		}
-		// A backend that can creates what is not there yet in one go;
-		// the rest (already there, or written twice in this batch) are
-		// Put one by one below.
-		created := map[*store.Write]*store.Result{}
-		if c, ok := tx.(store.Creator); ok && len(fresh) > 1 {
-			rs, err := c.CreateMany(ctx, fresh)
-			if err != nil {
-				return err
-			}
-			for i, r := range rs {
-				if r != nil {
-					created[fresh[i]] = r
-				}
-			}
+		created, err := createFirst(ctx, tx, writes)
+		if err != nil {
+			return err
 		}
 		for k, p := range plans {
 			if p == nil {
 				continue
 			}
-			if r := created[writes[k]]; r != nil {
+			if r := created[k]; r != nil {
 				out[k].Version, out[k].Unchanged = r.Version, false
 				continue
 			}
@@ -146,6 +133,36 @@ func (s *Service) Import(ctx context.Context, resources []*fhir.Value) ([]Import
 		}
 	}
 	return out, c.end(ctx, nil)
+}
+
+// createFirst hands the writes of ws that are not nil to the backend's
+// store.Creator in one go, where it has one and there are several, and
+// returns by position the Result of each it created. The others (nil
+// Results: there already, written twice, or no Creator) are to be Put.
+func createFirst(ctx context.Context, tx store.Tx, ws []*store.Write) ([]*store.Result, error) {
+	out := make([]*store.Result, len(ws))
+	creator, ok := tx.(store.Creator)
+	if !ok {
+		return out, nil
+	}
+	var at []int
+	var batch []*store.Write
+	for i, w := range ws {
+		if w != nil {
+			at, batch = append(at, i), append(batch, w)
+		}
+	}
+	if len(batch) < 2 {
+		return out, nil
+	}
+	rs, err := creator.CreateMany(ctx, batch)
+	if err != nil {
+		return nil, err
+	}
+	for k, r := range rs {
+		out[at[k]] = r
+	}
+	return out, nil
 }
 
 // importPlan is one resource ready to write.

@@ -192,15 +192,16 @@ func (c *call) transactOnce(ctx context.Context, entries []Entry) ([]EntryResult
 		return 2 // PUT and PATCH
 	}
 	sort.SliceStable(order, func(a, b int) bool { return rank(plans[order[a]]) < rank(plans[order[b]]) })
+	first := c.createsFirst(plans)
 	err := s.store.Tx(ctx, func(tx store.Tx) error {
-		done, err := c.createAtOnce(ctx, tx, plans)
+		created, err := createFirst(ctx, tx, first)
 		if err != nil {
 			return err
 		}
 		for _, i := range order {
 			p := plans[i]
-			if r, ok := done[i]; ok {
-				results[i] = r
+			if r := created[i]; r != nil {
+				results[i] = EntryResult{Status: http.StatusCreated, Version: r.Version, Warnings: p.warnings}
 				continue
 			}
 			if p.cond != "" {
@@ -232,24 +233,18 @@ func (c *call) transactOnce(ctx context.Context, entries []Entry) ([]EntryResult
 	return results, nil
 }
 
-// createAtOnce creates, in one statement on a backend that can
-// (store.Creator), every resource a POST or plain PUT entry writes that is
-// not there yet, and returns their results by entry. The rest (resources
-// that exist, PATCHes, deletes, entries with If-Match) go one by one in
-// the spec's order; creating first cannot change their outcome, since no
-// two entries write the same resource. A bundle with conditional entries
-// goes wholly one by one: a conditional delete or update must search
-// before the creates.
-func (c *call) createAtOnce(ctx context.Context, tx store.Tx, plans []*planned) (map[int]EntryResult, error) {
-	creator, ok := tx.(store.Creator)
-	if !ok {
-		return nil, nil
-	}
-	var at []int
-	var ws []*store.Write
+// createsFirst returns, by entry, the writes that may be created before
+// the rest (createFirst), where the backend can do it in one statement:
+// every POST and plain PUT. The rest (resources that exist, PATCHes,
+// deletes, entries with If-Match) go one by one in the spec's order;
+// creating first cannot change their outcome, since no two entries write
+// the same resource. A bundle with conditional entries goes wholly one by
+// one: a conditional delete or update must search before the creates.
+func (c *call) createsFirst(plans []*planned) []*store.Write {
+	ws := make([]*store.Write, len(plans))
 	for i, p := range plans {
 		if p.cond != "" {
-			return nil, nil
+			return make([]*store.Write, len(plans))
 		}
 		if p.skip || p.del || p.res == nil || p.e.IfMatch != 0 || p.ifMatch != 0 {
 			continue
@@ -260,24 +255,10 @@ func (c *call) createAtOnce(ctx context.Context, tx store.Tx, plans []*planned) 
 				continue // one by one, where it fails if the resource is new
 			}
 		}
-		at = append(at, i)
-		ws = append(ws, &store.Write{Type: p.typ, ID: p.id, Resource: p.res, Template: p.template, Index: p.index,
-			Patients: p.patients, Source: p.source})
+		ws[i] = &store.Write{Type: p.typ, ID: p.id, Resource: p.res, Template: p.template, Index: p.index,
+			Patients: p.patients, Source: p.source}
 	}
-	if len(ws) < 2 {
-		return nil, nil
-	}
-	rs, err := creator.CreateMany(ctx, ws)
-	if err != nil {
-		return nil, err
-	}
-	done := map[int]EntryResult{}
-	for k, r := range rs {
-		if r != nil {
-			done[at[k]] = EntryResult{Status: http.StatusCreated, Version: r.Version, Warnings: plans[at[k]].warnings}
-		}
-	}
-	return done, nil
+	return ws
 }
 
 // plan decides an entry's target type and id, resolving conditional
