@@ -112,17 +112,23 @@ func indexCTEs(rid, from string, first int, clear, fill uint8) string {
 		if fill&(1<<i) == 0 {
 			continue
 		}
-		var names, arrays []string
-		for _, c := range t.cols {
-			name, typ, _ := strings.Cut(c, ":")
-			names = append(names, name)
-			arrays = append(arrays, "$"+strconv.Itoa(n)+"::"+typ+"[]")
-			n++
-		}
+		names, arrays := unnestArgs(t.cols, n)
+		n += len(arrays)
 		fmt.Fprintf(&b, ",\ni%d AS (INSERT INTO %s (rid, %s) SELECT %s, u.* FROM %sunnest(%s) u)",
 			i, t.name, strings.Join(names, ", "), rid, from, strings.Join(arrays, ", "))
 	}
 	return b.String()
+}
+
+// unnestArgs returns the names of cols (name:type) and the typed array
+// parameters that carry them, numbered from first.
+func unnestArgs(cols []string, first int) (names, arrays []string) {
+	for i, c := range cols {
+		name, typ, _ := strings.Cut(c, ":")
+		names = append(names, name)
+		arrays = append(arrays, "$"+strconv.Itoa(first+i)+"::"+typ+"[]")
+	}
+	return names, arrays
 }
 
 // statements caches the write statements by the index tables they touch.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -41,15 +40,9 @@ v AS (
 		if fill&(1<<i) == 0 {
 			continue
 		}
-		var names, arrays []string
-		arrays = append(arrays, "$"+strconv.Itoa(arg)+"::integer[]")
-		arg++
-		for _, c := range t.cols {
-			name, typ, _ := strings.Cut(c, ":")
-			names = append(names, name)
-			arrays = append(arrays, "$"+strconv.Itoa(arg)+"::"+typ+"[]")
-			arg++
-		}
+		names, arrays := unnestArgs(t.cols, arg+1)
+		arrays = append([]string{"$" + strconv.Itoa(arg) + "::integer[]"}, arrays...)
+		arg += len(arrays)
 		fmt.Fprintf(&b, ",\ni%d AS (INSERT INTO %s (rid, %s) SELECT m.seq, u.%s FROM unnest(%s) AS u(ord, %s) JOIN m ON m.ord = u.ord)",
 			i, t.name, strings.Join(names, ", "), strings.Join(names, ", u."), strings.Join(arrays, ", "), strings.Join(names, ", "))
 	}
@@ -87,10 +80,7 @@ func (t *tx) CreateMany(ctx context.Context, ws []*store.Write) ([]*store.Result
 		if w.Delete || w.IfMatch != 0 || w.CreateOnly {
 			return nil, fmt.Errorf("postgres: CreateMany of %s/%s: a delete, If-Match or create-only write", w.Type, w.ID)
 		}
-		v := &store.Version{Type: w.Type, ID: w.ID, VersionID: 1, LastUpdated: t.now(time.Time{}), Method: store.Create}
-		imported(w, v)
-		v.Body = template(w).Fill(v.VersionID, v.LastUpdated)
-		v.Patients, v.Source = w.Patients, w.Source
+		v := t.firstVersion(w)
 		made[k] = v
 		rows, fill := t.db.params.indexRows(w.Type, w.Index)
 		ords, types, ids = append(ords, int32(k)), append(types, w.Type), append(ids, w.ID)

@@ -297,10 +297,7 @@ func (t *tx) Put(ctx context.Context, w *store.Write) (*store.Result, error) {
 // create writes the first version of a resource (version 1, or an
 // import's VersionID), or returns nil if it exists.
 func (t *tx) create(ctx context.Context, w *store.Write) (*store.Result, error) {
-	v := &store.Version{Type: w.Type, ID: w.ID, VersionID: 1, LastUpdated: t.now(time.Time{}), Method: store.Create}
-	imported(w, v)
-	v.Body = template(w).Fill(v.VersionID, v.LastUpdated)
-	v.Patients, v.Source = w.Patients, w.Source
+	v := t.firstVersion(w)
 	rows, fill := t.db.params.indexRows(w.Type, w.Index)
 	args := append([]any{w.Type, w.ID, v.LastUpdated.UnixMilli(), v.Body, int16(fill), nz(w.Patients), w.Source, int32(v.VersionID)}, rows...)
 	found, err := t.row(ctx, t.db.stmts.createSQL(fill), args, &v.Seq)
@@ -311,6 +308,15 @@ func (t *tx) create(ctx context.Context, w *store.Write) (*store.Result, error) 
 		return nil, nil
 	}
 	return &store.Result{Version: v, Created: true}, nil
+}
+
+// firstVersion is w's first version (1, or an import's), stamped now.
+func (t *tx) firstVersion(w *store.Write) *store.Version {
+	v := &store.Version{Type: w.Type, ID: w.ID, VersionID: 1, LastUpdated: t.now(time.Time{}), Method: store.Create}
+	imported(w, v)
+	v.Body = template(w).Fill(v.VersionID, v.LastUpdated)
+	v.Patients, v.Source = w.Patients, w.Source
+	return v
 }
 
 // update writes the version after c, the locked current row.
