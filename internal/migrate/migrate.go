@@ -855,7 +855,7 @@ func (m *migration) load(ctx context.Context, cp caps) error {
 			// The target does not fetch from where this tool serves the
 			// files (its operator has not allowed that network): write
 			// them with batch Bundles instead.
-			m.log.Warn("the target refused to fetch the files from this tool ("+err.Error()+"); writing them with batch Bundles instead; start the target with -import-from to allow it", "serve_url", m.opts.ServeURL)
+			m.log.WarnContext(ctx, "the target refused to fetch the files from this tool; writing them with batch Bundles instead (start the target with -import-from to allow it)", "err", err)
 			l.Method, l.Status = "batch PUT", ""
 			if err = m.save(); err == nil {
 				err = m.putBatches(ctx)
@@ -944,7 +944,7 @@ func (m *migration) importBulk(ctx context.Context) error {
 		if json.Unmarshal(b, &oo) == nil && len(oo.Issue) > 0 && oo.Issue[0].Code == "forbidden" {
 			return fmt.Errorf("%w: %s", errImportRefused, oo.Issue[0].Diagnostics)
 		}
-		return &errStatus{Method: http.MethodPost, URL: "$import", Status: resp.StatusCode, Body: diagnostics(b)}
+		return &errStatus{Method: http.MethodPost, URL: redact(resp.Request.URL), Status: resp.StatusCode, Body: diagnostics(b)}
 	}
 	if err := check(resp, http.StatusAccepted); err != nil {
 		return err
