@@ -268,10 +268,6 @@ func (w *writeTx) Put(ctx context.Context, wr *store.Write) (*store.Result, erro
 		v.Body = t.Fill(v.VersionID, v.LastUpdated)
 	}
 	ms := v.LastUpdated.UnixMilli()
-	var body any
-	if v.Body != nil {
-		body = v.Body
-	}
 	// The writer is the only one to insert versions, so it numbers them
 	// itself; the first version's seq becomes the resource's rid.
 	v.Seq = w.seq + 1
@@ -280,13 +276,9 @@ func (w *writeTx) Put(ctx context.Context, wr *store.Write) (*store.Result, erro
 		rid = cur.rid
 	}
 	v.Patients, v.Source = wr.Patients, wr.Source
-	if w.db.cache != nil {
-		w.wrote = append(w.wrote, cacheKey{wr.Type, wr.ID})
+	if err := w.insertVersion(ctx, v, rid); err != nil {
+		return nil, err
 	}
-	if _, err := w.db.writeSQL.insertVersion.ExecContext(ctx, v.Seq, rid, wr.Type, wr.ID, v.VersionID, ms, int(v.Method), body, strings.Join(wr.Patients, " "), wr.Source); err != nil {
-		return nil, fmt.Errorf("sqlite: put %s/%s: insert version: %w", wr.Type, wr.ID, err)
-	}
-	w.seq = v.Seq
 	if exists {
 		_, err = w.db.writeSQL.updateResource.ExecContext(ctx, v.VersionID, v.Seq, v.Deleted, ms, wr.Type, wr.ID)
 	} else {
@@ -304,6 +296,62 @@ func (w *writeTx) Put(ctx context.Context, wr *store.Write) (*store.Result, erro
 		w.index.write(w.db.params, wr.Type, rid, wr.Index)
 	}
 	return &store.Result{Version: v, Created: !exists || cur.deleted}, nil
+}
+
+// CreateMany implements store.Creator. It spares a bundle's or an
+// import's new resources the lookup Put makes first: the resource row is
+// inserted unless one is there, and only then its version and index rows.
+func (w *writeTx) CreateMany(ctx context.Context, ws []*store.Write) ([]*store.Result, error) {
+	out := make([]*store.Result, len(ws))
+	for k, wr := range ws {
+		if wr.Delete || wr.IfMatch != 0 || wr.CreateOnly {
+			return nil, fmt.Errorf("sqlite: CreateMany of %s/%s: a delete, If-Match or create-only write", wr.Type, wr.ID)
+		}
+		v := &store.Version{Type: wr.Type, ID: wr.ID, VersionID: 1, LastUpdated: w.now(), Method: store.Create, Seq: w.seq + 1}
+		if wr.VersionID != 0 {
+			v.VersionID = wr.VersionID
+			if !wr.LastUpdated.IsZero() {
+				v.LastUpdated = wr.LastUpdated.UTC().Truncate(time.Millisecond)
+			}
+		}
+		res, err := w.db.writeSQL.createResource.ExecContext(ctx, wr.Type, wr.ID, v.Seq, v.VersionID, v.Seq, v.LastUpdated.UnixMilli())
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: create %s/%s: %w", wr.Type, wr.ID, err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			continue // there already, or created by an earlier write in ws: for Put
+		}
+		t := wr.Template
+		if t == nil {
+			t = store.NewTemplate(wr.Resource, wr.ID)
+		}
+		v.Body = t.Fill(v.VersionID, v.LastUpdated)
+		v.Patients, v.Source = wr.Patients, wr.Source
+		if err := w.insertVersion(ctx, v, v.Seq); err != nil {
+			return nil, err
+		}
+		w.index.write(w.db.params, wr.Type, v.Seq, wr.Index)
+		out[k] = &store.Result{Version: v, Created: true}
+	}
+	return out, nil
+}
+
+var _ store.Creator = (*writeTx)(nil)
+
+// insertVersion stores v, numbered v.Seq, as a version of resource rid.
+func (w *writeTx) insertVersion(ctx context.Context, v *store.Version, rid int64) error {
+	var body any
+	if v.Body != nil {
+		body = v.Body
+	}
+	if _, err := w.db.writeSQL.insertVersion.ExecContext(ctx, v.Seq, rid, v.Type, v.ID, v.VersionID, v.LastUpdated.UnixMilli(), int(v.Method), body, strings.Join(v.Patients, " "), v.Source); err != nil {
+		return fmt.Errorf("sqlite: put %s/%s: insert version: %w", v.Type, v.ID, err)
+	}
+	w.seq = v.Seq
+	if w.db.cache != nil {
+		w.wrote = append(w.wrote, cacheKey{v.Type, v.ID})
+	}
+	return nil
 }
 
 // importCheck decides an import write (store.Write.VersionID or
@@ -340,6 +388,7 @@ func (w *writeTx) importCheck(ctx context.Context, wr *store.Write, cur *current
 type writeStmts struct {
 	current, read, body                           *sql.Stmt
 	insertVersion, updateResource, insertResource *sql.Stmt
+	createResource                                *sql.Stmt
 }
 
 // newest returns the newest version's stamp and seq, so that both stay
@@ -365,6 +414,7 @@ func prepareWrite(ctx context.Context, conn *sql.Conn) (*writeStmts, error) {
 		{&s.insertVersion, `INSERT INTO versions (seq, rid, type, id, version, updated, method, body, patients, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&s.updateResource, `UPDATE resources SET version = ?, seq = ?, deleted = ?, updated = ? WHERE type = ? AND id = ?`},
 		{&s.insertResource, `INSERT INTO resources (type, id, rid, version, seq, deleted, updated) VALUES (?, ?, ?, ?, ?, ?, ?)`},
+		{&s.createResource, `INSERT INTO resources (type, id, rid, version, seq, deleted, updated) VALUES (?, ?, ?, ?, ?, 0, ?) ON CONFLICT (type, id) DO NOTHING`},
 	} {
 		st, err := conn.PrepareContext(ctx, p.sql)
 		if err != nil {
