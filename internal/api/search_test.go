@@ -160,7 +160,17 @@ func TestSearch(t *testing.T) {
 			// composite
 			{"composite code-value", "Observation?code-value-quantity=http://loinc.org|8480-6$gt140", "Observation/o1", false},
 			{"composite component", "Observation?component-code-value-quantity=8462-4$82", "Observation/o4", false},
+			// combo-* are the union of the observation's own and its
+			// components' parameters, and looked up in both one's rows.
 			{"combo code", "Observation?combo-code=8462-4", "Observation/o4", false},
+			{"combo code, own or component", "Observation?combo-code=http://loinc.org|8480-6", "Observation/o1 Observation/o2 Observation/o4", false},
+			{"combo code text", "Observation?combo-code:text=systolic", "Observation/o1", false},
+			{"combo code missing", "Observation?combo-code:missing=true", "", false},
+			{"combo value", "Observation?combo-value-quantity=gt140", "Observation/o1", false},
+			{"combo value, component", "Observation?combo-value-quantity=lt90||mm[Hg]", "Observation/o4", false},
+			{"combo code-value, own", "Observation?combo-code-value-quantity=8480-6$gt140", "Observation/o1", false},
+			{"combo code-value, both", "Observation?combo-code-value-quantity=8480-6$lt136", "Observation/o2 Observation/o4", false},
+			{"combo code-value, pairs kept", "Observation?combo-code-value-quantity=8462-4$128", "", false},
 			// special
 			{"_id", "Patient?_id=p1,p3", "Patient/p1 Patient/p3", false},
 			{"_lastUpdated", "Patient?_lastUpdated=gt2000-01-01", "Patient/p1 Patient/p2 Patient/p3", false},

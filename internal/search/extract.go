@@ -43,7 +43,7 @@ func (x *Indexer) typeIndex(typ string) (*typeIndex, error) {
 	ps := fhir.SearchParams(typ)
 	for i := range ps {
 		p := &ps[i]
-		if p.Expression == "" || p.Type == "special" || skipIndex[p.Code] {
+		if p.Expression == "" || p.Type == "special" || skipIndex[p.Code] || unitedElsewhere(typ, p.Code) {
 			continue
 		}
 		e, err := fhirpath.Parse(p.Expression)

@@ -72,8 +72,10 @@ func (b *builder) alias(prefix string) string {
 func (b *builder) paramList(col string, types []string, code string) string {
 	var ph []string
 	for _, t := range types {
-		if id, ok := b.ids(t, code); ok {
-			ph = append(ph, b.arg(id))
+		for _, c := range search.StoredAs(t, code) {
+			if id, ok := b.ids(t, c); ok {
+				ph = append(ph, b.arg(id))
+			}
 		}
 	}
 	switch len(ph) {
