@@ -92,11 +92,12 @@ func scanSQL(q *store.ScanQuery, ids sqlbuild.ParamIDs, batch int) (string, []an
 	args := []any{q.Type, int64(0)}
 	var b strings.Builder
 	if len(q.Patients) > 0 && len(q.Patients) <= fewPatients && !q.Deleted {
-		// The rids that refer to the patients, and the patients themselves:
-		// a superset of the compartment, narrowed by v.patients.
+		// The rids whose compartment parameters refer to the patients, and
+		// the patients themselves: a superset of the compartment, narrowed
+		// by v.patients.
 		b.WriteString(`SELECT ` + cols + ` FROM resources r JOIN versions v ON v.seq = r.seq
-WHERE r.type = ? AND r.seq > ? AND r.deleted = 0 AND (r.rid IN (SELECT rid FROM idx_reference WHERE target_id = ANY(?::text[]) AND target_type = 'Patient')`)
-		args = append(args, q.Patients)
+WHERE r.type = ? AND r.seq > ? AND r.deleted = 0 AND (r.rid IN (SELECT rid FROM idx_reference WHERE param = ANY(?::bigint[]) AND target_id = ANY(?::text[]) AND target_type = 'Patient')`)
+		args = append(args, sqlbuild.CompartmentParams("Patient", q.Type, ids), q.Patients)
 		if q.Type == "Patient" {
 			b.WriteString(` OR r.id = ANY(?::text[])`)
 			args = append(args, q.Patients)

@@ -174,6 +174,11 @@ CREATE UNLOGGED TABLE search_snapshots (
 );
 CREATE INDEX search_snapshots_created ON search_snapshots (created);
 `,
+	// 5: references by target alone went unused once a patient-level
+	// scan looked them up by compartment parameter (idx_reference_s).
+	`
+DROP INDEX IF EXISTS idx_reference_t;
+`,
 }
 
 // migrateLock is the advisory lock key (per database) that serialises

@@ -87,6 +87,19 @@ func (b *builder) paramList(col string, types []string, code string) string {
 	return col + " IN (" + strings.Join(ph, ", ") + ")"
 }
 
+// CompartmentParams returns the ids of typ's parameters that put a
+// resource in a compartment of type comp (for a Patient: subject,
+// performer ...), never nil.
+func CompartmentParams(comp, typ string, ids ParamIDs) []int64 {
+	out := []int64{}
+	for _, code := range fhir.CompartmentParams(comp, typ) {
+		if id, ok := ids(typ, code); ok {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 // Scope returns the resource types a query covers.
 func Scope(q *search.Query) []string {
 	switch {

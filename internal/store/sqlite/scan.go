@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -90,11 +91,16 @@ func scanSQL(q *store.ScanQuery, ids sqlbuild.ParamIDs, after int64, batch int) 
 	var b strings.Builder
 	args := []any{q.Type, after}
 	if len(q.Patients) > 0 && len(q.Patients) <= fewPatients && !q.Deleted {
-		// The rids that refer to the patients, and the patients themselves:
-		// a superset of the compartment that Scan narrows by v.patients.
+		// The rids whose compartment parameters refer to the patients, and
+		// the patients themselves: a superset of the compartment (a
+		// reference may have been to a patient whose compartment the
+		// resource has since left) that Scan narrows by v.patients.
 		marks := strings.TrimSuffix(strings.Repeat("?,", len(q.Patients)), ",")
+		params := sqlbuild.CompartmentParams("Patient", q.Type, ids)
 		b.WriteString(`SELECT ` + cols + ` FROM resources r JOIN versions v ON v.seq = r.seq
-WHERE r.type = ? AND r.seq > ? AND r.deleted = 0 AND (r.rid IN (SELECT rid FROM idx_reference WHERE target_id IN (` + marks + `) AND target_type = 'Patient')`)
+WHERE r.type = ? AND r.seq > ? AND r.deleted = 0 AND (r.rid IN (SELECT rid FROM idx_reference WHERE param IN (SELECT value FROM json_each(?)) AND target_id IN (` + marks + `) AND target_type = 'Patient')`)
+		pl, _ := json.Marshal(params)
+		args = append(args, string(pl))
 		for _, p := range q.Patients {
 			args = append(args, p)
 		}

@@ -112,6 +112,11 @@ CREATE TABLE records (
 ALTER TABLE versions ADD COLUMN patients TEXT NOT NULL DEFAULT ''; -- space-separated Patient ids
 ALTER TABLE versions ADD COLUMN source TEXT NOT NULL DEFAULT '';   -- recording organisation
 `,
+	// 5: references by target alone went unused once a patient-level
+	// scan looked them up by compartment parameter (idx_reference_s).
+	`
+DROP INDEX IF EXISTS idx_reference_t;
+`,
 }
 
 // migrate brings the schema up to date inside one immediate transaction, so
