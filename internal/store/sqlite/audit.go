@@ -31,7 +31,7 @@ type auditLog struct {
 	stmts map[string]*sql.Stmt // multi-row inserts on the writer's connection, by table/rows
 
 	path     string
-	walLimit int
+	wal      *wal
 	log      *slog.Logger
 	ckpt     *sql.DB       // the checkpointer's connection
 	ckptDone chan struct{} // closed when it has stopped
@@ -90,9 +90,9 @@ INSERT OR IGNORE INTO trail_state VALUES ('indexed', 0);
 const indexBacklog = 4096
 
 // auditQueue is how many jobs may wait for the trail's writer. It must
-// absorb the writer's pauses, chiefly the WAL truncation, which takes
-// 130-180 ms every few seconds under 20,000 reads/s here: with 1,024 the
-// queue filled and reads waited (p99 80-140 ms). A queued read's event
+// absorb the writer's pauses, chiefly its WAL checkpoints (when they were
+// truncations, 130-180 ms every few seconds under 20,000 reads/s here):
+// with 1,024 the queue filled and reads waited (p99 80-140 ms). A queued read's event
 // waits in memory meanwhile, which is what a crash could lose.
 const auditQueue = 8192
 
@@ -100,8 +100,9 @@ const auditQueue = 8192
 // waiting.
 const auditIdle = 100 * time.Millisecond
 
-func openAudit(ctx context.Context, path, synchronous string, walLimit int, log *slog.Logger) (*auditLog, error) {
-	a := &auditLog{jobs: make(chan *auditJob, auditQueue), stop: make(chan struct{}), done: make(chan struct{}), path: path, walLimit: walLimit, log: log}
+func openAudit(ctx context.Context, path, synchronous string, w *wal) (*auditLog, error) {
+	log := w.log
+	a := &auditLog{jobs: make(chan *auditJob, auditQueue), stop: make(chan struct{}), done: make(chan struct{}), path: path, wal: w, log: log}
 	a.write = sql.OpenDB(connector(path, synchronous, false))
 	a.write.SetMaxOpenConns(1)
 	if _, err := a.write.ExecContext(ctx, auditSchema); err != nil {
@@ -130,14 +131,14 @@ func openAudit(ctx context.Context, path, synchronous string, walLimit int, log 
 	}
 	a.stmts = map[string]*sql.Stmt{}
 	// As for the record: the writer never checkpoints in a commit; a
-	// checkpointer beside it does, and the writer truncates a long WAL.
+	// checkpointer beside it does, and the writer restarts a long WAL.
 	if _, err := conn.ExecContext(ctx, `PRAGMA wal_autocheckpoint=0`); err != nil {
 		return fail(conn, err)
 	}
 	a.ckpt = sql.OpenDB(connector(path, synchronous, false))
 	a.ckpt.SetMaxOpenConns(1)
 	a.ckptDone = make(chan struct{})
-	go passiveCheckpoints(a.ckpt, a.stop, a.ckptDone, log)
+	go passiveCheckpoints(a.ckpt, a.stop, a.ckptDone, a.wal)
 	var indexed int64
 	if err := conn.QueryRowContext(ctx, `SELECT v FROM trail_state WHERE k = 'indexed'`).Scan(&indexed); err != nil {
 		return fail(conn, err)
@@ -307,7 +308,7 @@ func (a *auditLog) writer(conn *sql.Conn, seq int64, prev []byte, indexed int64)
 			indexed = a.indexPatients(conn, indexed)
 		}
 		idle.Reset(auditIdle)
-		truncateWAL(conn, a.path, a.walLimit, a.log)
+		a.wal.restart(conn)
 	}
 }
 

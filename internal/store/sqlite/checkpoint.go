@@ -4,35 +4,46 @@ import (
 	"context"
 	"database/sql"
 	"log/slog"
-	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 )
 
-// checkpointEvery is how often the checkpointer copies committed WAL
-// frames into the database file.
+// checkpointEvery is how often, unless told otherwise, the checkpointer
+// copies committed WAL frames into the database file.
 const checkpointEvery = 500 * time.Millisecond
 
 // optimizeEvery is how often the planner's statistics are refreshed.
 const optimizeEvery = time.Hour
 
-// walLimitFrames is the WAL size (in pages) past which the writer itself
-// finishes a checkpoint and truncates the WAL. Passive checkpoints alone
-// never let the WAL restart while writes keep coming (each one ends with
-// newer frames still uncopied), so without this it grows without bound.
+// walLimitFrames is the WAL length (in frames) past which the writer
+// itself finishes a checkpoint and restarts the WAL. Passive checkpoints
+// alone never let the WAL restart while writes keep coming (each one ends
+// with newer frames still uncopied), so without this it grows without
+// bound.
 const walLimitFrames = 32768 // 128 MiB at 4 KiB pages
+
+// wal is what a database's writer and its checkpointer share: how long the
+// WAL was at the checkpointer's last pass.
+type wal struct {
+	path   string
+	limit  int64         // frames
+	every  time.Duration // how often the checkpointer passes
+	frames atomic.Int64
+	log    *slog.Logger
+}
 
 // checkpointer copies the WAL into the database file on a connection of
 // its own, so that the writer, whose automatic checkpoints are off, never
 // stops a commit to do it. PASSIVE checkpoints neither wait for nor block
 // readers and writers. It runs until stop is closed.
 func (db *DB) checkpointer(conn *sql.DB, stop <-chan struct{}, done chan<- struct{}) {
-	passiveCheckpoints(conn, stop, done, db.log)
+	passiveCheckpoints(conn, stop, done, db.wal)
 }
 
-func passiveCheckpoints(conn *sql.DB, stop <-chan struct{}, done chan<- struct{}, log *slog.Logger) {
+func passiveCheckpoints(conn *sql.DB, stop <-chan struct{}, done chan<- struct{}, w *wal) {
 	defer close(done)
-	t := time.NewTicker(checkpointEvery)
+	t := time.NewTicker(w.every)
 	defer t.Stop()
 	optimize := time.NewTicker(optimizeEvery)
 	defer optimize.Stop()
@@ -45,45 +56,45 @@ func passiveCheckpoints(conn *sql.DB, stop <-chan struct{}, done chan<- struct{}
 			cancel()
 			return
 		case <-t.C:
-			if _, err := conn.ExecContext(context.Background(), `PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
-				log.Warn("checkpoint failed", "err", err)
+			var busy, frames, copied int64
+			if err := conn.QueryRowContext(context.Background(), `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied); err != nil {
+				w.log.Warn("checkpoint failed", "err", err)
+				continue
 			}
+			w.frames.Store(frames)
 		case <-optimize.C:
 			// Refresh the statistics the query planner uses, with a bounded
 			// sample (https://sqlite.org/pragma.html#pragma_optimize).
 			if _, err := conn.ExecContext(context.Background(), `PRAGMA analysis_limit=1000; PRAGMA optimize`); err != nil {
-				log.Warn("optimize failed", "err", err)
+				w.log.Warn("optimize failed", "err", err)
 			}
 		}
 	}
 }
 
-// truncateWAL is run by the writer between batches: when the WAL has grown
-// past the limit, with no write in progress, a TRUNCATE checkpoint copies
-// what the passive ones have not and empties the WAL. It waits for readers
-// of older snapshots (up to the busy timeout). Checking costs one stat.
-func (w *writeTx) truncateWAL() {
-	truncateWAL(w.conn, w.db.opts.Path, w.db.opts.WALLimitPages, w.db.log)
-}
-
-// truncateWAL empties the WAL of the database at path, through its
-// writer's connection, once the WAL is past limitPages.
-func truncateWAL(conn *sql.Conn, path string, limitPages int, log *slog.Logger) {
-	fi, err := os.Stat(path + "-wal")
-	if err != nil || fi.Size() < int64(limitPages)*4096 {
+// restart is run by the writer between batches, on its connection: when
+// the checkpointer last saw the WAL past its limit, a RESTART checkpoint
+// copies what the passive ones have not, and the next write begins the
+// WAL again from its start. It waits for readers of older snapshots (up
+// to the busy timeout). The file keeps its length: frames written over
+// pages the kernel already holds cost far less than a file grown anew
+// from empty, as a TRUNCATE checkpoint would leave it.
+func (w *wal) restart(conn *sql.Conn) {
+	if w.frames.Load() < w.limit {
 		return
 	}
 	start := time.Now()
 	var busy, frames, copied int
-	err = conn.QueryRowContext(context.Background(), `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &frames, &copied)
+	err := conn.QueryRowContext(context.Background(), `PRAGMA wal_checkpoint(RESTART)`).Scan(&busy, &frames, &copied)
 	switch {
 	case err != nil:
-		log.Warn("WAL truncation failed", "file", filepath.Base(path), "err", err)
+		w.log.Warn("WAL restart failed", "file", filepath.Base(w.path), "err", err)
 	case busy != 0:
 		// Routine under load (a reader or the checkpointer is behind); the
 		// next batch tries again, so it is not worth a warning each time.
-		log.Debug("WAL truncation blocked by readers; will retry", "file", filepath.Base(path), "dur_ms", time.Since(start).Milliseconds())
+		w.log.Debug("WAL restart blocked by readers; will retry", "file", filepath.Base(w.path), "dur_ms", time.Since(start).Milliseconds())
 	default:
-		log.Info("WAL truncated", "file", filepath.Base(path), "dur_ms", time.Since(start).Milliseconds())
+		w.frames.Store(0)
+		w.log.Info("WAL restarted", "file", filepath.Base(w.path), "frames", frames, "dur_ms", time.Since(start).Milliseconds())
 	}
 }

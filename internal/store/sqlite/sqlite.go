@@ -44,9 +44,12 @@ type Options struct {
 	// can lose the last moments of the trail (not of the record). FULL
 	// makes every batch wait for the disk.
 	AuditSynchronous string
-	// WALLimitPages is the WAL size past which the writer truncates it;
+	// WALLimitPages is the WAL length past which the writer restarts it;
 	// 0 means walLimitFrames (128 MiB).
 	WALLimitPages int
+	// CheckpointEvery is how often the checkpointer copies the WAL into
+	// the database file; 0 means every 500 ms.
+	CheckpointEvery time.Duration
 	// Exclusive says this process alone writes the file's resources
 	// (serve, import): Open takes the data file's lock, failing while
 	// another exclusive process holds it, and keeps a cache of versions
@@ -81,7 +84,8 @@ type DB struct {
 	params   *params
 	snaps    *snapshots
 	audit    *auditLog
-	ckpt     *sql.DB       // the checkpointer's connection
+	ckpt     *sql.DB // the checkpointer's connection
+	wal      *wal
 	ckptDone chan struct{} // closed when the checkpointer has stopped
 	cache    *readCache    // nil unless Exclusive
 	lock     *os.File      // holds the data file's lock while Exclusive
@@ -118,6 +122,9 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	}
 	if opts.WALLimitPages <= 0 {
 		opts.WALLimitPages = walLimitFrames
+	}
+	if opts.CheckpointEvery <= 0 {
+		opts.CheckpointEvery = checkpointEvery
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
@@ -181,7 +188,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		db.snaps, err = openSnapshots(ctx, opts.Path+"-search")
 	}
 	if err == nil {
-		db.audit, err = openAudit(ctx, opts.Path+"-audit", opts.AuditSynchronous, opts.WALLimitPages, db.log)
+		db.audit, err = openAudit(ctx, opts.Path+"-audit", opts.AuditSynchronous, &wal{path: opts.Path + "-audit", limit: int64(opts.WALLimitPages), every: opts.CheckpointEvery, log: db.log})
 	}
 	if err != nil {
 		conn.Close()
@@ -194,6 +201,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
+	db.wal = &wal{path: opts.Path, limit: int64(opts.WALLimitPages), every: opts.CheckpointEvery, log: db.log}
 	db.ckpt = sql.OpenDB(connector(opts.Path, opts.Synchronous, false))
 	db.ckpt.SetMaxOpenConns(1)
 	db.ckptDone = make(chan struct{})

@@ -83,7 +83,7 @@ func (db *DB) writer(conn *sql.Conn, last time.Time, seq int64, index *indexWrit
 			}
 		}
 		w.run(batch)
-		w.truncateWAL()
+		w.db.wal.restart(w.conn)
 	}
 }
 
