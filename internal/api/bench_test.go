@@ -106,10 +106,11 @@ func BenchmarkCreate(b *testing.B) {
 }
 
 // BenchmarkIngestBundles posts synthetic patients as transaction Bundles,
-// four at a time, and reports resources stored per second. Run it with
-// -benchtime 200x or less, so that every bundle is a new patient:
+// from four clients per core, and reports resources stored per second.
+// Run it with -benchtime 500x or less, so that every bundle is a new
+// patient:
 //
-//	go test ./internal/api -run '^$' -bench IngestBundles -benchtime 200x
+//	go test ./internal/api -run '^$' -bench IngestBundles -benchtime 500x
 func BenchmarkIngestBundles(b *testing.B) {
 	g, err := synth.New(synth.Options{Seed: 1})
 	if err != nil {
@@ -117,7 +118,7 @@ func BenchmarkIngestBundles(b *testing.B) {
 	}
 	var bundles [][]byte
 	resources := 0
-	err = g.Bundles(context.Background(), 0, 256, func(i int, bundle []byte) error {
+	err = g.Bundles(context.Background(), 0, 512, func(i int, bundle []byte) error {
 		bundles = append(bundles, append([]byte(nil), bundle...))
 		v, err := fhir.Parse(bundle)
 		if err == nil {
