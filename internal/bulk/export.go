@@ -401,6 +401,11 @@ func (s *Service) exportPart(ctx context.Context, j *job, p *part, dir string) e
 	}
 	w := bufio.NewWriterSize(f, 256<<10)
 	q := &record.ScanQuery{Type: p.Type, Since: e.Since, After: p.After, Patients: e.Patients, Deleted: p.Deleted}
+	if s.opts.Duty < 1 {
+		// A query's rows are read without a pause: small batches keep each
+		// stretch of a paced job's work within about a work slice.
+		q.Batch = pacedScanBatch
+	}
 	var filters []*search.Query
 	for _, tf := range e.TypeFilters {
 		if typ, _, _ := strings.Cut(tf, "?"); typ == p.Type && !p.Deleted {
