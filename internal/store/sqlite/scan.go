@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -36,12 +37,25 @@ func (db *DB) Scan(ctx context.Context, q *store.ScanQuery, fn func(*store.Versi
 	}
 	after := q.After
 	buf := make([]*store.Version, 0, batch)
+	// Every batch's query has the same text (the position is an
+	// argument), so it is planned once: small batches cost little more.
+	var stmt *sql.Stmt
+	defer func() {
+		if stmt != nil {
+			stmt.Close()
+		}
+	}()
 	for {
 		query, args, err := scanSQL(q, db.params.id, after, batch)
 		if err != nil {
 			return err
 		}
-		rows, err := db.read.QueryContext(ctx, query, args...)
+		if stmt == nil {
+			if stmt, err = db.read.PrepareContext(ctx, query); err != nil {
+				return fmt.Errorf("sqlite: scan %s: %w", q.Type, err)
+			}
+		}
+		rows, err := stmt.QueryContext(ctx, args...)
 		if err != nil {
 			return fmt.Errorf("sqlite: scan %s: %w", q.Type, err)
 		}
