@@ -654,19 +654,26 @@ func (s *Service) clean(ctx context.Context) {
 // meanwhile waits little for a core.
 type pacer struct {
 	duty  float64
-	since time.Time
+	since time.Time     // when the current slice of work began
+	owed  time.Duration // pause still due; negative after oversleeping
 	n     int
 }
+
+// maxCredit bounds how much oversleeping later pauses may make up for,
+// so that a long stall is not followed by a burst of unpaced work.
+const maxCredit = 2 * time.Millisecond
 
 // workSlice is the longest a paced job works between pauses. A request
 // that finds both cores busy, one with the job, may wait that long for
 // it: with 2 ms slices an export at 12,000 resources/s took read p99 on
 // a million-resource store from 0.9 ms to 2.6-2.9 ms; with 250 µs slices
-// (and pacedScanBatch), to 1.9-2.0 ms.
+// and 100 resources a query, to 1.9-2.0 ms (docs/PERFORMANCE.md).
 const workSlice = 250 * time.Microsecond
 
-// pacedScanBatch is how many resources a paced export reads per query.
-const pacedScanBatch = 100
+// pacedScanBatch is how many resources a paced export reads per query:
+// a query's rows are read without a pause, so it bounds the longest
+// stretch of work (32: about 0.3 ms).
+const pacedScanBatch = 32
 
 func (s *Service) pacer() *pacer { return &pacer{duty: s.opts.Duty, since: time.Now()} }
 
@@ -682,16 +689,22 @@ func (p *pacer) step(ctx context.Context) error {
 }
 
 // pause waits for the rest of the duty cycle after a batch of work, or
-// until ctx ends.
+// until ctx ends. A timer wakes late, by a large part of a short pause,
+// so what a pause overslept is taken off the next: the job works its
+// duty, not less.
 func (p *pacer) pause(ctx context.Context) error {
-	worked := time.Since(p.since)
 	if p.duty < 1 {
-		t := time.NewTimer(time.Duration(float64(worked) * (1 - p.duty) / p.duty))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		p.owed += time.Duration(float64(time.Since(p.since)) * (1 - p.duty) / p.duty)
+		if p.owed > 0 {
+			start := time.Now()
+			t := time.NewTimer(p.owed)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
+			p.owed = max(p.owed-time.Since(start), -maxCredit)
 		}
 	}
 	p.since = time.Now()

@@ -403,7 +403,7 @@ func (s *Service) exportPart(ctx context.Context, j *job, p *part, dir string) e
 	q := &record.ScanQuery{Type: p.Type, Since: e.Since, After: p.After, Patients: e.Patients, Deleted: p.Deleted}
 	if s.opts.Duty < 1 {
 		// A query's rows are read without a pause: small batches keep each
-		// stretch of a paced job's work within about a work slice.
+		// stretch of a paced job's work short.
 		q.Batch = pacedScanBatch
 	}
 	var filters []*search.Query
