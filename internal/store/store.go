@@ -91,6 +91,27 @@ type Write struct {
 	IfChanged bool
 }
 
+// Marshalled returns w's resource ready to stamp: Template, or Resource
+// marshalled now if the caller has not already.
+func (w *Write) Marshalled() *Template {
+	if w.Template != nil {
+		return w.Template
+	}
+	return NewTemplate(w.Resource, w.ID)
+}
+
+// KeepImported gives v the version number and stamp an import write
+// carries (VersionID, LastUpdated), when it has them.
+func (w *Write) KeepImported(v *Version) {
+	if w.VersionID == 0 {
+		return
+	}
+	v.VersionID = w.VersionID
+	if !w.LastUpdated.IsZero() {
+		v.LastUpdated = w.LastUpdated.UTC().Truncate(time.Millisecond)
+	}
+}
+
 // Result is what a write did.
 type Result struct {
 	Version *Version
@@ -120,9 +141,10 @@ type Tx interface {
 	Lock(ctx context.Context, key string) error
 }
 
-// Creator is a Tx that can create many resources in one statement, for
-// bulk loads, where one round trip and one statement per resource are
-// most of the database's cost.
+// Creator is a Tx that can create many new resources more cheaply than
+// Put one by one, for bulk loads: PostgreSQL in one statement (one round
+// trip and one statement per resource were most of its cost), SQLite
+// without looking each resource up first.
 type Creator interface {
 	// CreateMany writes the first version of each write whose resource is
 	// not there yet, as Put would, and returns each one's Result; a nil

@@ -313,8 +313,8 @@ func (t *tx) create(ctx context.Context, w *store.Write) (*store.Result, error) 
 // firstVersion is w's first version (1, or an import's), stamped now.
 func (t *tx) firstVersion(w *store.Write) *store.Version {
 	v := &store.Version{Type: w.Type, ID: w.ID, VersionID: 1, LastUpdated: t.now(time.Time{}), Method: store.Create}
-	imported(w, v)
-	v.Body = template(w).Fill(v.VersionID, v.LastUpdated)
+	w.KeepImported(v)
+	v.Body = w.Marshalled().Fill(v.VersionID, v.LastUpdated)
 	v.Patients, v.Source = w.Patients, w.Source
 	return v
 }
@@ -350,14 +350,14 @@ func (t *tx) update(ctx context.Context, w *store.Write, c *current) (*store.Res
 		v.Method = store.Create
 	}
 	if !w.Delete {
-		imported(w, v)
+		w.KeepImported(v)
 	}
 	var body any // NULL for a deletion
 	var index *search.Entries
 	if w.Delete {
 		v.Deleted, v.Method = true, store.Delete
 	} else {
-		v.Body = template(w).Fill(v.VersionID, v.LastUpdated)
+		v.Body = w.Marshalled().Fill(v.VersionID, v.LastUpdated)
 		body, index = v.Body, w.Index
 	}
 	rows, fill := t.db.params.indexRows(w.Type, index)
@@ -372,17 +372,6 @@ func (t *tx) update(ctx context.Context, w *store.Write, c *current) (*store.Res
 		return nil, fmt.Errorf("put %s/%s: the locked resource row was not updated", w.Type, w.ID)
 	}
 	return &store.Result{Version: v, Created: deleted}, nil
-}
-
-// imported gives v an import write's version and stamp, when it has them.
-func imported(w *store.Write, v *store.Version) {
-	if w.VersionID == 0 {
-		return
-	}
-	v.VersionID = w.VersionID
-	if !w.LastUpdated.IsZero() {
-		v.LastUpdated = w.LastUpdated.UTC().Truncate(time.Millisecond)
-	}
 }
 
 // importCheck decides an import write (store.Write.VersionID or
@@ -404,22 +393,13 @@ func (t *tx) importCheck(ctx context.Context, w *store.Write, c *current) (same 
 	if _, err := t.row(ctx, `SELECT body FROM versions WHERE seq = $1`, []any{c.seq}, &body); err != nil {
 		return false, fmt.Errorf("put %s/%s: read current body: %w", w.Type, w.ID, err)
 	}
-	if template(w).Matches(body, c.version, time.UnixMilli(c.updated).UTC()) {
+	if w.Marshalled().Matches(body, c.version, time.UnixMilli(c.updated).UTC()) {
 		return true, nil
 	}
 	if w.VersionID != 0 {
 		return false, outcome.Conflict(http.StatusConflict, "%s/%s version %d is already here with other content", w.Type, w.ID, c.version)
 	}
 	return false, nil
-}
-
-// template returns w's resource ready to stamp, marshalling it if the
-// caller has not already.
-func template(w *store.Write) *store.Template {
-	if w.Template != nil {
-		return w.Template
-	}
-	return store.NewTemplate(w.Resource, w.ID)
 }
 
 // Lock takes a transaction-scoped advisory lock on key, so that

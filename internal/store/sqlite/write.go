@@ -231,9 +231,7 @@ func (w *writeTx) Put(ctx context.Context, wr *store.Write) (*store.Result, erro
 	}
 	var t *store.Template
 	if !wr.Delete {
-		if t = wr.Template; t == nil {
-			t = store.NewTemplate(wr.Resource, wr.ID)
-		}
+		t = wr.Marshalled()
 	}
 	if exists && !wr.Delete && (wr.VersionID != 0 || wr.IfChanged) {
 		same, err := w.importCheck(ctx, wr, cur, t)
@@ -256,15 +254,10 @@ func (w *writeTx) Put(ctx context.Context, wr *store.Write) (*store.Result, erro
 			v.LastUpdated = prev
 		}
 	}
-	if wr.VersionID != 0 && !wr.Delete {
-		v.VersionID = wr.VersionID
-		if !wr.LastUpdated.IsZero() {
-			v.LastUpdated = wr.LastUpdated.UTC().Truncate(time.Millisecond)
-		}
-	}
 	if wr.Delete {
 		v.Deleted, v.Method = true, store.Delete
 	} else {
+		wr.KeepImported(v)
 		v.Body = t.Fill(v.VersionID, v.LastUpdated)
 	}
 	ms := v.LastUpdated.UnixMilli()
@@ -308,12 +301,7 @@ func (w *writeTx) CreateMany(ctx context.Context, ws []*store.Write) ([]*store.R
 			return nil, fmt.Errorf("sqlite: CreateMany of %s/%s: a delete, If-Match or create-only write", wr.Type, wr.ID)
 		}
 		v := &store.Version{Type: wr.Type, ID: wr.ID, VersionID: 1, LastUpdated: w.now(), Method: store.Create, Seq: w.seq + 1}
-		if wr.VersionID != 0 {
-			v.VersionID = wr.VersionID
-			if !wr.LastUpdated.IsZero() {
-				v.LastUpdated = wr.LastUpdated.UTC().Truncate(time.Millisecond)
-			}
-		}
+		wr.KeepImported(v)
 		res, err := w.db.writeSQL.createResource.ExecContext(ctx, wr.Type, wr.ID, v.Seq, v.VersionID, v.Seq, v.LastUpdated.UnixMilli())
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: create %s/%s: %w", wr.Type, wr.ID, err)
@@ -321,11 +309,7 @@ func (w *writeTx) CreateMany(ctx context.Context, ws []*store.Write) ([]*store.R
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			continue // there already, or created by an earlier write in ws: for Put
 		}
-		t := wr.Template
-		if t == nil {
-			t = store.NewTemplate(wr.Resource, wr.ID)
-		}
-		v.Body = t.Fill(v.VersionID, v.LastUpdated)
+		v.Body = wr.Marshalled().Fill(v.VersionID, v.LastUpdated)
 		v.Patients, v.Source = wr.Patients, wr.Source
 		if err := w.insertVersion(ctx, v, v.Seq); err != nil {
 			return nil, err
