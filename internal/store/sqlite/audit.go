@@ -30,7 +30,6 @@ type auditLog struct {
 
 	stmts map[string]*sql.Stmt // multi-row inserts on the writer's connection, by table/rows
 
-	path     string
 	wal      *wal
 	log      *slog.Logger
 	ckpt     *sql.DB       // the checkpointer's connection
@@ -102,7 +101,7 @@ const auditIdle = 100 * time.Millisecond
 
 func openAudit(ctx context.Context, path, synchronous string, w *wal) (*auditLog, error) {
 	log := w.log
-	a := &auditLog{jobs: make(chan *auditJob, auditQueue), stop: make(chan struct{}), done: make(chan struct{}), path: path, wal: w, log: log}
+	a := &auditLog{jobs: make(chan *auditJob, auditQueue), stop: make(chan struct{}), done: make(chan struct{}), wal: w, log: log}
 	a.write = sql.OpenDB(connector(path, synchronous, false))
 	a.write.SetMaxOpenConns(1)
 	if _, err := a.write.ExecContext(ctx, auditSchema); err != nil {
