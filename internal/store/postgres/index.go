@@ -133,7 +133,7 @@ func unnestArgs(cols []string, first int) (names, arrays []string) {
 
 // statements caches the write statements by the index tables they touch.
 type statements struct {
-	mu     sync.Mutex        // guards create and update
+	mu     sync.Mutex        // guards the maps below
 	create map[uint8]string  // by the tables filled
 	update map[uint16]string // by the tables cleared<<8 | filled
 	many   map[uint8]string  // CreateMany, by the tables filled
