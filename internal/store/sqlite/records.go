@@ -32,7 +32,7 @@ func (db *DB) PutRecord(ctx context.Context, kind, key string, value []byte, exp
 		exp = expires.UnixMilli()
 	}
 	return db.Tx(ctx, func(tx store.Tx) error {
-		_, err := tx.(*writeTx).conn.ExecContext(ctx, `INSERT INTO records (kind, key, value, expires) VALUES (?, ?, ?, ?)
+		_, err := tx.(*writeTx).conn.ExecContext(uncancelled(ctx), `INSERT INTO records (kind, key, value, expires) VALUES (?, ?, ?, ?)
 			ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value, expires = excluded.expires`, kind, key, value, exp)
 		if err != nil {
 			return fmt.Errorf("sqlite: put record %s: %w", kind, err)
@@ -44,7 +44,7 @@ func (db *DB) PutRecord(ctx context.Context, kind, key string, value []byte, exp
 // DeleteRecord removes a record.
 func (db *DB) DeleteRecord(ctx context.Context, kind, key string) error {
 	return db.Tx(ctx, func(tx store.Tx) error {
-		_, err := tx.(*writeTx).conn.ExecContext(ctx, `DELETE FROM records WHERE kind = ? AND key = ?`, kind, key)
+		_, err := tx.(*writeTx).conn.ExecContext(uncancelled(ctx), `DELETE FROM records WHERE kind = ? AND key = ?`, kind, key)
 		if err != nil {
 			return fmt.Errorf("sqlite: delete record %s: %w", kind, err)
 		}
@@ -78,7 +78,7 @@ func (db *DB) ListRecords(ctx context.Context, kind string, fn func(key string, 
 func (db *DB) TakeRecord(ctx context.Context, kind, key string) ([]byte, error) {
 	var v []byte
 	err := db.Tx(ctx, func(tx store.Tx) error {
-		err := tx.(*writeTx).conn.QueryRowContext(ctx, `DELETE FROM records WHERE kind = ? AND key = ? AND (expires = 0 OR expires > ?) RETURNING value`,
+		err := tx.(*writeTx).conn.QueryRowContext(uncancelled(ctx), `DELETE FROM records WHERE kind = ? AND key = ? AND (expires = 0 OR expires > ?) RETURNING value`,
 			kind, key, db.opts.Now().UnixMilli()).Scan(&v)
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrNotFound
@@ -103,7 +103,7 @@ func (db *DB) PutRecordIfAbsent(ctx context.Context, kind, key string, value []b
 	}
 	created := false
 	err := db.Tx(ctx, func(tx store.Tx) error {
-		res, err := tx.(*writeTx).conn.ExecContext(ctx, `INSERT INTO records (kind, key, value, expires) VALUES (?, ?, ?, ?)
+		res, err := tx.(*writeTx).conn.ExecContext(uncancelled(ctx), `INSERT INTO records (kind, key, value, expires) VALUES (?, ?, ?, ?)
 			ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value, expires = excluded.expires
 			WHERE records.expires != 0 AND records.expires <= ?`, kind, key, value, exp, db.opts.Now().UnixMilli())
 		if err != nil {

@@ -105,6 +105,7 @@ func (db *DB) Search(ctx context.Context, q *search.Query) (*store.SearchResult,
 
 // Search inside a write transaction: matches only, up to q.Count.
 func (w *writeTx) Search(ctx context.Context, q *search.Query) (*store.SearchResult, error) {
+	ctx = uncancelled(ctx)
 	if err := w.index.flush(ctx); err != nil {
 		return nil, err
 	}

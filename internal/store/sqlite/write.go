@@ -141,7 +141,7 @@ func (w *writeTx) run(batch []*job) {
 }
 
 func (w *writeTx) runOne(j *job) (err error) {
-	if _, err := w.conn.ExecContext(j.ctx, "SAVEPOINT job"); err != nil {
+	if _, err := w.conn.ExecContext(uncancelled(j.ctx), "SAVEPOINT job"); err != nil {
 		return fmt.Errorf("sqlite: savepoint: %w", err)
 	}
 	last, seq := w.last, w.seq
@@ -166,6 +166,13 @@ func (w *writeTx) runOne(j *job) (err error) {
 	}()
 	return j.fn(w)
 }
+
+// uncancelled is the context for a job's statements. A queued job runs to
+// completion whatever its caller does (the caller waits to learn whether
+// it committed), and go-sqlite3 runs each statement under a cancellable
+// context on a goroutine of its own, which on the one writer cost a
+// goroutine, a wait and a reschedule per statement.
+func uncancelled(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
 
 // now returns the lastUpdated for a new version: the clock, to the
 // millisecond, but never before the newest version's.
@@ -195,6 +202,7 @@ func (w *writeTx) current(ctx context.Context, typ, id string) (*current, error)
 
 // Read returns the current version, a deletion included.
 func (w *writeTx) Read(ctx context.Context, typ, id string) (*store.Version, error) {
+	ctx = uncancelled(ctx)
 	v, err := scanVersion(w.db.writeSQL.read.QueryRowContext(ctx, typ, id), typ, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
@@ -207,6 +215,7 @@ func (w *writeTx) Read(ctx context.Context, typ, id string) (*store.Version, err
 
 // Put writes a new version of wr.Type/wr.ID.
 func (w *writeTx) Put(ctx context.Context, wr *store.Write) (*store.Result, error) {
+	ctx = uncancelled(ctx)
 	cur, err := w.current(ctx, wr.Type, wr.ID)
 	exists := err == nil
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -295,6 +304,7 @@ func (w *writeTx) Put(ctx context.Context, wr *store.Write) (*store.Result, erro
 // import's new resources the lookup Put makes first: the resource row is
 // inserted unless one is there, and only then its version and index rows.
 func (w *writeTx) CreateMany(ctx context.Context, ws []*store.Write) ([]*store.Result, error) {
+	ctx = uncancelled(ctx)
 	out := make([]*store.Result, len(ws))
 	for k, wr := range ws {
 		if wr.Delete || wr.IfMatch != 0 || wr.CreateOnly {
