@@ -4,6 +4,8 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // UCUM (https://ucum.org/ucum) to the extent that clinical data needs it:
@@ -361,10 +363,42 @@ var dimNames = [numDims]string{"m", "g", "s", "rad", "K", "C", "cd", "mol", "mo"
 // can be indexed and searched together. ok is false for units it does not
 // know and for special units (Cel, [iU]), which compare only with
 // themselves.
-func CanonicalUnit(code string, value float64) (canonical string, v float64, ok bool) {
+func CanonicalUnit(code string, value float64) (units string, v float64, ok bool) {
+	c, found := canonicalUnits.Load(code)
+	if !found {
+		c = canonicalOf(code)
+		if canonicalUnitsLen.Add(1) <= maxCanonicalUnits {
+			canonicalUnits.Store(code, c)
+		}
+	}
+	cu := c.(canonicalUnit)
+	if !cu.ok {
+		return "", 0, false
+	}
+	return cu.units, value * cu.factor, true
+}
+
+// canonicalUnits memoises canonicalOf: indexing calls it for every
+// quantity stored, with few distinct codes, and parsing one costs several
+// microseconds. Codes come from clients, so only the first
+// maxCanonicalUnits are kept.
+var (
+	canonicalUnits    sync.Map // code -> canonicalUnit
+	canonicalUnitsLen atomic.Int64
+)
+
+const maxCanonicalUnits = 4096
+
+type canonicalUnit struct {
+	units  string
+	factor float64
+	ok     bool
+}
+
+func canonicalOf(code string) canonicalUnit {
 	u, ok := parseUnit(code)
 	if !ok || u.special {
-		return "", 0, false
+		return canonicalUnit{}
 	}
 	var parts []string
 	for i, n := range u.dims {
@@ -377,7 +411,7 @@ func CanonicalUnit(code string, value float64) (canonical string, v float64, ok 
 	}
 	f, _ := u.factor.Float64()
 	if len(parts) == 0 {
-		return "1", value * f, true
+		return canonicalUnit{"1", f, true}
 	}
-	return strings.Join(parts, "."), value * f, true
+	return canonicalUnit{strings.Join(parts, "."), f, true}
 }
