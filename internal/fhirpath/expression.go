@@ -132,11 +132,36 @@ func (e *EvalError) Unwrap() error { return e.Err }
 // hooks returned), which must stay unchanged while they are in use.
 // Evaluate stops with ctx's error when ctx is done.
 func (e *Expression) Evaluate(ctx context.Context, input Item, env *Env) ([]Item, error) {
+	r := &run{}
+	r.arena = r.arenaBuf[:0]
+	return e.evaluate(r, ctx, input, env)
+}
+
+// Scratch is memory that evaluations can reuse when each result is read
+// before the next evaluation: indexing a resource evaluates some forty
+// expressions and reads each result at once. The zero Scratch is ready to
+// use; it is not safe for concurrent use.
+type Scratch struct {
+	r     run
+	arena []Item
+}
+
+// EvaluateScratch is Evaluate with memory from s. Its result is valid
+// until s is used again.
+func (e *Expression) EvaluateScratch(ctx context.Context, input Item, env *Env, s *Scratch) ([]Item, error) {
+	if s.arena == nil {
+		s.arena = make([]Item, 0, 64)
+	}
+	s.r = run{}
+	s.r.arena = s.arena[:0]
+	return e.evaluate(&s.r, ctx, input, env)
+}
+
+func (e *Expression) evaluate(r *run, ctx context.Context, input Item, env *Env) ([]Item, error) {
 	if env == nil {
 		env = &zeroEnv
 	}
-	r := &run{ctx: ctx, env: env, expr: e, strict: env.Strict, strictAs: env.Strict || env.StrictAs}
-	r.arena = r.arenaBuf[:0]
+	r.ctx, r.env, r.expr, r.strict, r.strictAs = ctx, env, e, env.Strict, env.Strict || env.StrictAs
 	if !input.isZero() {
 		r.inputArr[0] = input
 		r.input = r.inputArr[:]

@@ -162,7 +162,7 @@ func TestOfficialSuite(t *testing.T) {
 		id := tc.group + "/" + tc.name
 		t.Run(id, func(t *testing.T) {
 			seen[id] = true
-			err := runSuiteTest(t, &inputs, tc)
+			err := runSuiteTest(t, &inputs, tc, nil)
 			reason, known := knownFailures[id]
 			switch {
 			case err == nil && known:
@@ -184,7 +184,26 @@ func TestOfficialSuite(t *testing.T) {
 	t.Logf("FHIRPath R4 suite: %d/%d pass", pass, len(tests))
 }
 
-func runSuiteTest(t *testing.T, inputs *suiteInputs, tc suiteTest) error {
+// TestOfficialSuiteScratch runs the suite again through one Scratch that
+// every case reuses, as indexing does: each case must pass as it does
+// through Evaluate.
+func TestOfficialSuiteScratch(t *testing.T) {
+	tests := loadSuite(t)
+	var inputs suiteInputs
+	var s Scratch
+	for _, tc := range tests {
+		id := tc.group + "/" + tc.name
+		if _, known := knownFailures[id]; known {
+			continue
+		}
+		if err := runSuiteTest(t, &inputs, tc, &s); err != nil {
+			t.Errorf("tests-fhir-r4.xml:%d: %s through a Scratch\n%s\n%v", tc.line, id, tc.expr, err)
+		}
+	}
+}
+
+// runSuiteTest runs one case, through s when it is not nil.
+func runSuiteTest(t *testing.T, inputs *suiteInputs, tc suiteTest, s *Scratch) error {
 	var input Item
 	if tc.input != "" {
 		input = Resource(inputs.get(t, tc.input))
@@ -193,7 +212,11 @@ func runSuiteTest(t *testing.T, inputs *suiteInputs, tc suiteTest) error {
 	expr, err := Parse(tc.expr)
 	var res []Item
 	if err == nil {
-		res, err = expr.Evaluate(context.Background(), input, env)
+		if s != nil {
+			res, err = expr.EvaluateScratch(context.Background(), input, env, s)
+		} else {
+			res, err = expr.Evaluate(context.Background(), input, env)
+		}
 	}
 	if tc.invalid != "" {
 		if err == nil {

@@ -67,6 +67,10 @@ func (x *Indexer) typeIndex(typ string) (*typeIndex, error) {
 // skipIndex are parameters answered from the resources table, not indexed.
 var skipIndex = map[string]bool{"_id": true, "_lastUpdated": true}
 
+// scratches hold Extract's evaluation memory: each result is read before
+// the next parameter's expression runs.
+var scratches = sync.Pool{New: func() any { return new(fhirpath.Scratch) }}
+
 // Extract returns the index values of res, which must be a valid resource.
 func (x *Indexer) Extract(ctx context.Context, res *fhir.Value) (*Entries, error) {
 	typ := res.Str("resourceType")
@@ -76,9 +80,11 @@ func (x *Indexer) Extract(ctx context.Context, res *fhir.Value) (*Entries, error
 	}
 	e := &Entries{}
 	root := fhirpath.Resource(res)
+	scratch := scratches.Get().(*fhirpath.Scratch)
+	defer scratches.Put(scratch)
 	for i := range ti.params {
 		cp := &ti.params[i]
-		items, err := cp.expr.Evaluate(ctx, root, nil)
+		items, err := cp.expr.EvaluateScratch(ctx, root, nil, scratch)
 		if err != nil {
 			return nil, fmt.Errorf("index %s.%s: %w", typ, cp.p.Code, err)
 		}
