@@ -3,6 +3,7 @@ package fhirpath
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"sharedcare/internal/fhir"
@@ -189,7 +190,10 @@ func (e *Expression) evaluate(r *run, ctx context.Context, input Item, env *Env)
 // and any other single item true (http://hl7.org/fhirpath/N1/#singleton-evaluation-of-collections).
 // More than one item is an *EvalError.
 func (e *Expression) EvaluateBool(ctx context.Context, input Item, env *Env) (value, ok bool, err error) {
-	res, err := e.Evaluate(ctx, input, env)
+	// The result is read here and dropped, so its memory can be reused.
+	s := boolScratches.Get().(*Scratch)
+	defer boolScratches.Put(s)
+	res, err := e.EvaluateScratch(ctx, input, env, s)
 	if err != nil {
 		return false, false, err
 	}
@@ -205,6 +209,8 @@ func (e *Expression) EvaluateBool(ctx context.Context, input Item, env *Env) (va
 	}
 	return false, false, &EvalError{Expr: e.src, Msg: fmt.Sprintf("expected one Boolean, got %d items", len(res))}
 }
+
+var boolScratches = sync.Pool{New: func() any { return new(Scratch) }}
 
 func (e *Expression) isShared(p *Item) bool {
 	if p == &trueItems[0] || p == &falseItems[0] {
