@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"strconv"
+	"strings"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -172,7 +174,12 @@ const MaxDepth = 200
 // Parse parses one JSON document. It rejects what FHIR JSON forbids beyond
 // RFC 8259: duplicate member names in an object, and invalid UTF-8.
 func Parse(data []byte) (Value, error) {
-	p := parser{data: data}
+	p := parsers.Get().(*parser)
+	defer func() {
+		p.data = nil
+		parsers.Put(p)
+	}()
+	p.data, p.pos = data, 0
 	p.skipSpace()
 	v, err := p.value(0)
 	if err != nil {
@@ -185,9 +192,14 @@ func Parse(data []byte) (Value, error) {
 	return v, nil
 }
 
+// parsers keep their stacks between documents.
+var parsers = sync.Pool{New: func() any { return new(parser) }}
+
 type parser struct {
-	data []byte
-	pos  int
+	data  []byte
+	pos   int
+	keys  []string // members of the objects being parsed
+	items []Value  // members and elements of the objects and arrays being parsed
 }
 
 func (p *parser) errorf(format string, args ...any) *SyntaxError {
@@ -259,17 +271,26 @@ func (p *parser) object(depth int) (Value, error) {
 		p.pos++
 		return v, nil
 	}
+	// Members collect on the parser's stacks, above those of the objects
+	// and arrays this one is inside, and move to slices of their exact
+	// size at the end: one allocation each instead of one per doubling.
+	kmark, mark := len(p.keys), len(p.items)
+	defer func() {
+		clear(p.keys[kmark:])
+		clear(p.items[mark:])
+		p.keys, p.items = p.keys[:kmark], p.items[:mark]
+	}()
 	for {
 		p.skipSpace()
 		if p.pos >= len(p.data) || p.data[p.pos] != '"' {
 			return Value{}, p.errorf("expected a member name in quotes")
 		}
 		start := p.pos
-		name, err := p.str()
+		name, err := p.name()
 		if err != nil {
 			return Value{}, err
 		}
-		for _, k := range v.Keys {
+		for _, k := range p.keys[kmark:] {
 			if k == name {
 				p.pos = start
 				return Value{}, p.errorf("duplicate member %q", name)
@@ -285,8 +306,8 @@ func (p *parser) object(depth int) (Value, error) {
 		if err != nil {
 			return Value{}, err
 		}
-		v.Keys = append(v.Keys, name)
-		v.Items = append(v.Items, item)
+		p.keys = append(p.keys, name)
+		p.items = append(p.items, item)
 		p.skipSpace()
 		if p.pos >= len(p.data) {
 			return Value{}, p.errorf("unexpected end of input in object")
@@ -296,6 +317,8 @@ func (p *parser) object(depth int) (Value, error) {
 			p.pos++
 		case '}':
 			p.pos++
+			v.Keys = append([]string(nil), p.keys[kmark:]...)
+			v.Items = append([]Value(nil), p.items[mark:]...)
 			return v, nil
 		default:
 			return Value{}, p.errorf("expected ',' or '}' in object")
@@ -311,13 +334,18 @@ func (p *parser) array(depth int) (Value, error) {
 		p.pos++
 		return v, nil
 	}
+	mark := len(p.items)
+	defer func() {
+		clear(p.items[mark:])
+		p.items = p.items[:mark]
+	}()
 	for {
 		p.skipSpace()
 		item, err := p.value(depth + 1)
 		if err != nil {
 			return Value{}, err
 		}
-		v.Items = append(v.Items, item)
+		p.items = append(p.items, item)
 		p.skipSpace()
 		if p.pos >= len(p.data) {
 			return Value{}, p.errorf("unexpected end of input in array")
@@ -327,12 +355,47 @@ func (p *parser) array(depth int) (Value, error) {
 			p.pos++
 		case ']':
 			p.pos++
+			v.Items = append([]Value(nil), p.items[mark:]...)
 			return v, nil
 		default:
 			return Value{}, p.errorf("expected ',' or ']' in array")
 		}
 	}
 }
+
+// name reads a member name. The names of FHIR's elements are shared
+// strings rather than a new one per member.
+func (p *parser) name() (string, error) {
+	end := p.pos + 1
+	for end < len(p.data) && p.data[end] != '"' && p.data[end] != '\\' {
+		end++
+	}
+	if end < len(p.data) && p.data[end] == '"' {
+		if s, ok := elementNames()[string(p.data[p.pos+1:end])]; ok {
+			p.pos = end + 1
+			return s, nil
+		}
+	}
+	return p.str()
+}
+
+// elementNames holds every element name of the R4 model as it appears in
+// JSON, choices expanded ("valueQuantity"), and the bundle's own.
+var elementNames = sync.OnceValue(func() map[string]string {
+	m := map[string]string{"resourceType": "resourceType"}
+	for _, t := range types {
+		for _, e := range t.Elements {
+			m[e.Name] = e.Name
+			if e.Choice {
+				for _, code := range e.Types {
+					n := e.Name + strings.ToUpper(code[:1]) + code[1:]
+					m[n] = n
+				}
+			}
+		}
+	}
+	return m
+})
 
 func (p *parser) number() (Value, error) {
 	start := p.pos

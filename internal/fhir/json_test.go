@@ -19,6 +19,11 @@ func TestParse(t *testing.T) {
 		{"html escaped on output", `{"s":"<b>&"}`, false, `{"s":"\u003cb\u003e\u0026"}`},
 		{"nested", `{"a":[1,{"b":[true,false,null]}],"c":{}}`, false, ""},
 		{"duplicate member", `{"a":1,"a":2}`, true, ""},
+		{"duplicate element name", `{"family":"a","given":[],"family":"b"}`, true, ""},
+		{"duplicate element name, one escaped", `{"family":"a","f\u0061mily":"b"}`, true, ""},
+		{"escaped element name", `{"f\u0061mily":"a"}`, false, `{"family":"a"}`},
+		{"element name with a control character", "{\"fam\x01ily\":1}", true, ""},
+		{"objects in arrays in objects", `{"a":[{"b":{"c":[1,{"d":2}],"e":3}},[]],"f":{"g":[]}}`, false, ""},
 		{"trailing comma", `{"a":1,}`, true, ""},
 		{"trailing data", `{} {}`, true, ""},
 		{"bad number", `{"a":01}`, true, ""},
@@ -62,7 +67,7 @@ func TestParseDepthLimit(t *testing.T) {
 // FuzzParse: no input panics; accepted input round-trips to the same
 // value, and agrees with encoding/json on validity where both apply.
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{`{"resourceType":"Patient","name":[{"family":"Smith"}]}`, `{"a":1.50}`, `[]`, `"x"`, `{"a":"\u00e9"}`, `{"a":{"b":[null,true]}}`} {
+	for _, s := range []string{`{"resourceType":"Patient","name":[{"family":"Smith"}]}`, `{"a":1.50}`, `[]`, `"x"`, `{"a":"\u00e9"}`, `{"a":{"b":[null,true]}}`, `{"family":"x","f\u0061mily":"y"}`, `{"a":[{"b":{"c":[1,{"d":2}],"e":3}},[]],"f":{"g":[]}}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
