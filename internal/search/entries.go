@@ -1,5 +1,7 @@
 package search
 
+import "slices"
+
 // Entries are the index values of one resource, by type of search
 // parameter. Param is the parameter's code on the resource's type; a few
 // derived rows carry a suffix: "code:text" (the display text of a token, for
@@ -101,4 +103,46 @@ type CompositeEntry struct {
 func (e *Entries) Len() int {
 	return len(e.Strings) + len(e.Tokens) + len(e.References) + len(e.Dates) + len(e.Numbers) +
 		len(e.Quantities) + len(e.URIs) + len(e.Composites)
+}
+
+// dedup drops repeated entries, keeping the first of each: a
+// CodeableConcept whose text repeats its coding's display, or a value
+// reached by two paths of one expression, would otherwise cost the store
+// an index insert for a row it already has.
+func (e *Entries) dedup() {
+	e.Strings = distinct(e.Strings)
+	e.Tokens = distinct(e.Tokens)
+	e.References = distinct(e.References)
+	e.Dates = distinct(e.Dates)
+	e.Numbers = distinct(e.Numbers)
+	e.Quantities = distinct(e.Quantities)
+	e.URIs = distinct(e.URIs)
+	e.Composites = distinct(e.Composites)
+}
+
+// distinct removes repeats from s in place, keeping order. Resources have
+// few entries of a kind, so a linear search beats a map until there are
+// many.
+func distinct[T comparable](s []T) []T {
+	if len(s) < 2 {
+		return s
+	}
+	out := s[:0]
+	if len(s) <= 64 {
+		for _, v := range s {
+			if !slices.Contains(out, v) {
+				out = append(out, v)
+			}
+		}
+	} else {
+		seen := make(map[T]bool, len(s))
+		for _, v := range s {
+			if !seen[v] {
+				seen[v] = true
+				out = append(out, v)
+			}
+		}
+	}
+	clear(s[len(out):])
+	return out
 }

@@ -101,6 +101,7 @@ func (x *Indexer) Extract(ctx context.Context, res *fhir.Value) (*Entries, error
 			e.add(cp.p.Code, cp.p.Type, it)
 		}
 	}
+	e.dedup()
 	return e, nil
 }
 
