@@ -17,12 +17,14 @@ import (
 // ids that index rows carry instead of the text. Every node reads the same
 // table, so the ids agree between nodes. It is read once at Open and not
 // changed afterwards, so it needs no lock.
-type params map[string]int64
+type params map[paramKey]int64
 
-func paramKey(typ, code string) string { return typ + "\x00" + code }
+// paramKey is a registry key; a struct, so that a lookup allocates
+// nothing (a joined string did, on the writer, for every index row).
+type paramKey struct{ typ, code string }
 
 func (p params) id(typ, code string) (int64, bool) {
-	id, ok := p[paramKey(typ, code)]
+	id, ok := p[paramKey{typ, code}]
 	return id, ok
 }
 
@@ -45,7 +47,7 @@ func (db *DB) loadParams(ctx context.Context) (params, error) {
 		var id int64
 		var typ, code string
 		_, err = pgx.ForEachRow(rows, []any{&id, &typ, &code}, func() error {
-			p[paramKey(typ, code)] = id
+			p[paramKey{typ, code}] = id
 			return nil
 		})
 		return p, err

@@ -15,14 +15,16 @@ import (
 // that index rows carry instead of the text.
 type params struct {
 	mu  sync.RWMutex // guards ids
-	ids map[string]int64
+	ids map[paramKey]int64
 }
 
-func paramKey(typ, code string) string { return typ + "\x00" + code }
+// paramKey is a registry key; a struct, so that a lookup allocates
+// nothing (a joined string did, on the writer, for every index row).
+type paramKey struct{ typ, code string }
 
 func (p *params) id(typ, code string) (int64, bool) {
 	p.mu.RLock()
-	id, ok := p.ids[paramKey(typ, code)]
+	id, ok := p.ids[paramKey{typ, code}]
 	p.mu.RUnlock()
 	return id, ok
 }
@@ -30,7 +32,7 @@ func (p *params) id(typ, code string) (int64, bool) {
 // loadParams reads the registry, adding the spec's parameters that are
 // missing (all of them, on a new database).
 func loadParams(ctx context.Context, conn *sql.Conn) (*params, error) {
-	p := &params{ids: map[string]int64{}}
+	p := &params{ids: map[paramKey]int64{}}
 	read := func() error {
 		rows, err := conn.QueryContext(ctx, `SELECT id, type, code FROM search_params`)
 		if err != nil {
@@ -43,7 +45,7 @@ func loadParams(ctx context.Context, conn *sql.Conn) (*params, error) {
 			if err := rows.Scan(&id, &typ, &code); err != nil {
 				return err
 			}
-			p.ids[paramKey(typ, code)] = id
+			p.ids[paramKey{typ, code}] = id
 		}
 		return rows.Err()
 	}
@@ -52,7 +54,7 @@ func loadParams(ctx context.Context, conn *sql.Conn) (*params, error) {
 	}
 	var missing [][2]string
 	for _, tc := range sqlbuild.Registry() {
-		if _, ok := p.ids[paramKey(tc[0], tc[1])]; !ok {
+		if _, ok := p.ids[paramKey{tc[0], tc[1]}]; !ok {
 			missing = append(missing, tc)
 		}
 	}
