@@ -538,8 +538,19 @@ func (p *parser) hex4() (rune, bool) {
 
 // Marshal encodes v compactly.
 func Marshal(v Value) []byte {
-	return AppendJSON(make([]byte, 0, 512), v, "")
+	// Encode into a pooled buffer and copy out the exact size: growing a
+	// new buffer by doubling allocated about three times what it kept.
+	bp := marshalBufs.Get().(*[]byte)
+	b := AppendJSON((*bp)[:0], v, "")
+	out := append([]byte(nil), b...)
+	if cap(b) <= 1<<20 {
+		*bp = b
+		marshalBufs.Put(bp)
+	}
+	return out
 }
+
+var marshalBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // MarshalIndent encodes v with two-space indentation.
 func MarshalIndent(v Value) []byte {
