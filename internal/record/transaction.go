@@ -518,23 +518,31 @@ func (c *call) apply(ctx context.Context, tx store.Tx, p *planned) (EntryResult,
 // conditional references (Type?criteria) by search.
 func (c *call) rewriteReferences(ctx context.Context, p *planned, ids map[string]string, condRefs map[string]string) error {
 	var firstErr error
-	var walk func(v *fhir.Value, path string)
-	walk = func(v *fhir.Value, path string) {
+	// path holds the steps to the element being walked; it becomes a
+	// string only for an error, as building one per element cost more
+	// than the walk.
+	var path []string
+	var walk func(v *fhir.Value)
+	walk = func(v *fhir.Value) {
 		switch v.Kind {
 		case fhir.Object:
 			for i, k := range v.Keys {
 				item := &v.Items[i]
+				path = append(path, "."+k)
 				if k == "reference" && item.Kind == fhir.String && firstErr == nil {
-					if err := c.resolveReference(ctx, item, ids, condRefs, path+"."+k); err != nil {
+					if err := c.resolveReference(ctx, item, ids, condRefs, func() string { return strings.Join(path, "") }); err != nil {
 						firstErr = err
 					}
-					continue
+				} else {
+					walk(item)
 				}
-				walk(item, path+"."+k)
+				path = path[:len(path)-1]
 			}
 		case fhir.Array:
 			for i := range v.Items {
-				walk(&v.Items[i], path+"["+strconv.Itoa(i)+"]")
+				path = append(path, "["+strconv.Itoa(i)+"]")
+				walk(&v.Items[i])
+				path = path[:len(path)-1]
 			}
 		case fhir.String:
 			if target, ok := ids[v.Text]; ok {
@@ -546,17 +554,18 @@ func (c *call) rewriteReferences(ctx context.Context, p *planned, ids map[string
 	if root == "" {
 		root = p.typ
 	}
-	walk(p.res, root)
+	path = append(path, root)
+	walk(p.res)
 	return firstErr
 }
 
-func (c *call) resolveReference(ctx context.Context, ref *fhir.Value, ids, condRefs map[string]string, where string) error {
+func (c *call) resolveReference(ctx context.Context, ref *fhir.Value, ids, condRefs map[string]string, where func() string) error {
 	if target, ok := ids[ref.Text]; ok {
 		ref.Text = target
 		return nil
 	}
 	if strings.HasPrefix(ref.Text, "urn:uuid:") || strings.HasPrefix(ref.Text, "urn:oid:") {
-		return outcome.Newf(http.StatusBadRequest, outcome.CodeNotFound, where, "%s is no entry's fullUrl in this transaction", ref.Text)
+		return outcome.Newf(http.StatusBadRequest, outcome.CodeNotFound, where(), "%s is no entry's fullUrl in this transaction", ref.Text)
 	}
 	typ, rawQuery, ok := strings.Cut(ref.Text, "?")
 	if !ok || !fhir.IsResourceType(typ) {
@@ -568,15 +577,15 @@ func (c *call) resolveReference(ctx context.Context, ref *fhir.Value, ids, condR
 	}
 	q, err := url.ParseQuery(rawQuery)
 	if err != nil {
-		return outcome.Newf(http.StatusBadRequest, outcome.CodeInvalid, where, "the conditional reference %q cannot be read", ref.Text)
+		return outcome.Newf(http.StatusBadRequest, outcome.CodeInvalid, where(), "the conditional reference %q cannot be read", ref.Text)
 	}
 	sq, err := search.Parse(typ, q, search.Options{})
 	if err != nil {
-		return locate(err, where)
+		return locate(err, where())
 	}
 	sq.Count, sq.Total = 2, "none"
 	if patient, err := access.SearchScope(c.p, sq, typ); err != nil {
-		return locate(err, where)
+		return locate(err, where())
 	} else if patient != "" && !access.IsDirectory(typ) {
 		sq.Compartment = &search.Compartment{Type: "Patient", ID: patient}
 	}
@@ -586,14 +595,14 @@ func (c *call) resolveReference(ctx context.Context, ref *fhir.Value, ids, condR
 	}
 	switch len(res.Matches) {
 	case 0:
-		return outcome.Newf(http.StatusBadRequest, outcome.CodeNotFound, where, "the conditional reference %q matches no resource", ref.Text)
+		return outcome.Newf(http.StatusBadRequest, outcome.CodeNotFound, where(), "the conditional reference %q matches no resource", ref.Text)
 	case 1:
 		target := typ + "/" + res.Matches[0].ID
 		condRefs[ref.Text] = target
 		ref.Text = target
 		return nil
 	}
-	return outcome.Newf(http.StatusPreconditionFailed, outcome.CodeMultiple, where, "the conditional reference %q matches more than one resource", ref.Text)
+	return outcome.Newf(http.StatusPreconditionFailed, outcome.CodeMultiple, where(), "the conditional reference %q matches more than one resource", ref.Text)
 }
 
 // locate prefixes the locations of an *outcome.Error's issues with where
