@@ -444,12 +444,13 @@ func (p *parser) str() (string, error) {
 	start := p.pos
 	d := p.data
 	// Fast path: no escapes, ASCII or valid UTF-8.
+	ascii := true
 	for p.pos < len(d) {
 		c := d[p.pos]
 		if c == '"' {
 			s := d[start:p.pos]
 			p.pos++
-			if !utf8.Valid(s) {
+			if !ascii && !utf8.Valid(s) {
 				p.pos = start
 				return "", p.errorf("invalid UTF-8 in string")
 			}
@@ -460,6 +461,9 @@ func (p *parser) str() (string, error) {
 		}
 		if c < 0x20 {
 			return "", p.errorf("control character in string")
+		}
+		if c >= 0x80 {
+			ascii = false
 		}
 		p.pos++
 	}
@@ -627,12 +631,21 @@ const hexDigits = "0123456789abcdef"
 
 // AppendQuoted appends s as a JSON string. It escapes <, > and & as encoding/json
 // does, so that a stored value is safe to embed in HTML.
+// plainJSON marks the bytes a JSON string carries as they are: printable
+// ASCII but for the quote, the backslash and the markup characters.
+var plainJSON = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 func AppendQuoted(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' && c < 0x80 {
+		if plainJSON[c] {
 			continue
 		}
 		if c >= 0x80 {
