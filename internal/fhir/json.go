@@ -177,7 +177,10 @@ func Parse(data []byte) (Value, error) {
 	p := parsers.Get().(*parser)
 	defer func() {
 		p.data = nil
-		parsers.Put(p)
+		// A huge document leaves huge stacks: let those go.
+		if cap(p.items) <= 1<<14 && cap(p.keys) <= 1<<14 {
+			parsers.Put(p)
+		}
 	}()
 	p.data, p.pos = data, 0
 	p.skipSpace()
@@ -380,7 +383,7 @@ func (p *parser) name() (string, error) {
 }
 
 // elementNames holds every element name of the R4 model as it appears in
-// JSON, choices expanded ("valueQuantity"), and the bundle's own.
+// JSON, choices expanded ("valueQuantity"), and resourceType.
 var elementNames = sync.OnceValue(func() map[string]string {
 	m := map[string]string{"resourceType": "resourceType"}
 	for _, t := range types {
