@@ -33,6 +33,12 @@ type wal struct {
 	log    *slog.Logger
 }
 
+// newWAL describes the WAL of the database file at path, with the limit
+// and checkpoint interval opts give.
+func newWAL(path string, opts Options, log *slog.Logger) *wal {
+	return &wal{path: path, limit: int64(opts.WALLimitPages), every: opts.CheckpointEvery, log: log}
+}
+
 // checkpointer copies the WAL into the database file on a connection of
 // its own, so that the writer, whose automatic checkpoints are off, never
 // stops a commit to do it. PASSIVE checkpoints neither wait for nor block

@@ -188,7 +188,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		db.snaps, err = openSnapshots(ctx, opts.Path+"-search")
 	}
 	if err == nil {
-		db.audit, err = openAudit(ctx, opts.Path+"-audit", opts.AuditSynchronous, &wal{path: opts.Path + "-audit", limit: int64(opts.WALLimitPages), every: opts.CheckpointEvery, log: db.log})
+		db.audit, err = openAudit(ctx, opts.Path+"-audit", opts.AuditSynchronous, newWAL(opts.Path+"-audit", opts, db.log))
 	}
 	if err != nil {
 		conn.Close()
@@ -201,7 +201,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
-	db.wal = &wal{path: opts.Path, limit: int64(opts.WALLimitPages), every: opts.CheckpointEvery, log: db.log}
+	db.wal = newWAL(opts.Path, opts, db.log)
 	db.ckpt = sql.OpenDB(connector(opts.Path, opts.Synchronous, false))
 	db.ckpt.SetMaxOpenConns(1)
 	db.ckptDone = make(chan struct{})
