@@ -80,13 +80,12 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (*fhir.Value,
 	// back to a pool: bundles of 100 KB and more would otherwise cost a
 	// buffer grown by doubling per request.
 	buf := bodyBufs.Get().(*bytes.Buffer)
-	defer func() {
+	defer func() { // buffers go back empty, so a new Get needs no Reset
 		if buf.Cap() <= 8<<20 {
 			buf.Reset()
 			bodyBufs.Put(buf)
 		}
 	}()
-	buf.Reset()
 	if n := r.ContentLength; n > 0 && n <= h.maxBody {
 		buf.Grow(int(n) + 1) // +1: ReadFrom wants room to see the end
 	}
