@@ -64,6 +64,23 @@ func TestCreate(t *testing.T) {
 	})
 }
 
+// TestCreateIDsInTimeOrder: ids the server assigns are version 7 UUIDs,
+// later ones sorting after earlier ones, so that new rows land together at
+// the end of the database's indexes.
+func TestCreateIDsInTimeOrder(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, srv *testServer) {
+		prev := ""
+		for range 3 {
+			id := srv.create(t, "Patient", patientJSON).ID
+			if len(id) != 36 || id[14] != '7' || id <= prev {
+				t.Fatalf("POST /fhir/Patient assigned id %q after %q; want a version 7 UUID after the last", id, prev)
+			}
+			prev = id
+			time.Sleep(2 * time.Millisecond)
+		}
+	})
+}
+
 func TestMalformedJSONNamesPosition(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, srv *testServer) {
 		resp := srv.do(t, "POST", "/fhir/Patient", "{\n  \"resourceType\": \"Patient\",\n  \"gender\": male\n}")

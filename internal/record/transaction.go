@@ -366,7 +366,7 @@ func (c *call) plan(ctx context.Context, e *Entry) (*planned, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := p.decide(ids); err != nil {
+		if err := p.decide(ids, s.newID); err != nil {
 			return nil, err
 		}
 	}
@@ -378,7 +378,7 @@ func (c *call) plan(ctx context.Context, e *Entry) (*planned, error) {
 
 // decide applies a conditional search's matches to the plan
 // (https://hl7.org/fhir/R4/http.html#cond-update and friends).
-func (p *planned) decide(ids []string) error {
+func (p *planned) decide(ids []string, newID func() string) error {
 	p.matchIDs = ids
 	if len(ids) > 1 {
 		return outcome.Newf(http.StatusPreconditionFailed, outcome.CodeMultiple, p.e.at(".request.url"),
@@ -401,7 +401,7 @@ func (p *planned) decide(ids []string) error {
 		case bodyID != "":
 			p.id = bodyID
 		default:
-			p.id, p.created = NewUUID(), true
+			p.id, p.created = newID(), true
 		}
 	case "delete":
 		if len(ids) == 1 {
