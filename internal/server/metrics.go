@@ -24,6 +24,12 @@ type metrics struct {
 	durNanos atomic.Uint64    // total time serving requests
 }
 
+// committer is a store whose writer commits callers' transactions in
+// groups.
+type committer interface {
+	Commits() (commits, jobs int64)
+}
+
 // sizer is a store that can tell how much disk its database takes.
 type sizer interface {
 	Size(ctx context.Context) (int64, error)
@@ -117,6 +123,11 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 			gauge("sharedcare_database_bytes", "Bytes the database takes on disk.", float64(n))
 		}
 		cancel()
+	}
+	if c, ok := s.store.(committer); ok {
+		commits, jobs := c.Commits()
+		fmt.Fprintf(&b, "# HELP sharedcare_store_commits_total Transactions the database writer has ended.\n# TYPE sharedcare_store_commits_total counter\nsharedcare_store_commits_total %d\n", commits)
+		fmt.Fprintf(&b, "# HELP sharedcare_store_committed_writes_total Writes in those transactions: each commit shares its cost among them.\n# TYPE sharedcare_store_committed_writes_total counter\nsharedcare_store_committed_writes_total %d\n", jobs)
 	}
 	fmt.Fprintf(&b, "# HELP sharedcare_http_responses_total Responses by status class.\n# TYPE sharedcare_http_responses_total counter\n")
 	for c := 1; c <= 5; c++ {

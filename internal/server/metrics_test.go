@@ -34,7 +34,7 @@ func TestMetrics(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{"process_resident_memory_bytes ", "sharedcare_database_bytes ", `sharedcare_http_responses_total{class="2xx"} 1`, `sharedcare_http_responses_total{class="4xx"} 1`, "sharedcare_http_shed_total 0"} {
+	for _, want := range []string{"process_resident_memory_bytes ", "sharedcare_database_bytes ", `sharedcare_http_responses_total{class="2xx"} 1`, `sharedcare_http_responses_total{class="4xx"} 1`, "sharedcare_http_shed_total 0", "sharedcare_store_commits_total ", "sharedcare_store_committed_writes_total "} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("/metrics lacks %q:\n%s", want, b)
 		}

@@ -9,3 +9,6 @@ func SetAuditFault(db *DB, f func() error) {
 	}
 	db.audit.fault.Store(&f)
 }
+
+// Queued reports how many jobs wait for the writer.
+func Queued(db *DB) int { return len(db.jobs) }

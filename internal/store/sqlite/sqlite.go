@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
@@ -89,6 +90,8 @@ type DB struct {
 	ckptDone chan struct{} // closed when the checkpointer has stopped
 	cache    *readCache    // nil unless Exclusive
 	lock     *os.File      // holds the data file's lock while Exclusive
+
+	commits, committedJobs atomic.Int64 // the writer's transactions, and the jobs in them
 }
 
 // Open opens (creating if needed) the database at opts.Path, migrates its

@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -158,5 +159,70 @@ func TestQueuedAuditWrittenOnClose(t *testing.T) {
 	}
 	if err := db.QueueAudit(ctx, nil); err != nil {
 		t.Errorf("QueueAudit of nothing = %v", err)
+	}
+}
+
+// TestBatchTakesInQueuedJobs: writes queued while a batch runs are
+// committed with it, not after another commit; and a failing job among
+// them undoes only its own writes.
+func TestBatchTakesInQueuedJobs(t *testing.T) {
+	db, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(t.TempDir(), "b.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	put := func(tx store.Tx, id string) error {
+		_, err := tx.Put(ctx, &store.Write{Type: "Patient", ID: id, Resource: mustParse(t, `{"resourceType":"Patient"}`)})
+		return err
+	}
+	c0, j0 := db.Commits()
+	queued := make(chan struct{})
+	others := make(chan error, 3)
+	first := db.Tx(ctx, func(tx store.Tx) error {
+		go func() { others <- db.Tx(ctx, func(tx store.Tx) error { return put(tx, "second") }) }()
+		go func() {
+			others <- db.Tx(ctx, func(tx store.Tx) error {
+				if err := put(tx, "failing"); err != nil {
+					return err
+				}
+				return errors.New("refused")
+			})
+		}()
+		go func() { others <- db.Tx(ctx, func(tx store.Tx) error { return put(tx, "third") }) }()
+		for deadline := time.Now().Add(10 * time.Second); sqlite.Queued(db) < 3; {
+			if time.Now().After(deadline) {
+				t.Error("the other writes never queued")
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		close(queued)
+		return put(tx, "first")
+	})
+	<-queued
+	if first != nil {
+		t.Fatal(first)
+	}
+	failed := 0
+	for range 3 {
+		if err := <-others; err != nil {
+			if err.Error() != "refused" {
+				t.Errorf("queued write: %v", err)
+			}
+			failed++
+		}
+	}
+	if failed != 1 {
+		t.Errorf("%d queued writes failed, want the one that returned an error", failed)
+	}
+	if c, j := db.Commits(); c-c0 != 1 || j-j0 != 4 {
+		t.Errorf("%d commits of %d writes, want the four writes in one commit", c-c0, j-j0)
+	}
+	for id, want := range map[string]bool{"first": true, "second": true, "third": true, "failing": false} {
+		_, err := db.Read(ctx, "Patient", id)
+		if got := err == nil; got != want {
+			t.Errorf("Read(Patient/%s) = %v; want stored %v", id, err, want)
+		}
 	}
 }

@@ -57,34 +57,36 @@ func (db *DB) writer(conn *sql.Conn, last time.Time, seq int64, index *indexWrit
 	defer close(db.done)
 	defer conn.Close()
 	w := &writeTx{db: db, conn: conn, last: last, seq: seq, index: index}
-	batch := make([]*job, 0, db.opts.MaxBatch)
+	w.batch, w.errs = make([]*job, 0, db.opts.MaxBatch), make([]error, 0, db.opts.MaxBatch)
 	for {
 		select {
 		case j := <-db.jobs:
-			batch = append(batch[:0], j)
+			w.run(j)
 		case <-db.stop:
 			// Finish what is already queued, then stop.
 			for {
 				select {
 				case j := <-db.jobs:
-					w.run([]*job{j})
+					w.run(j)
 				default:
 					return
 				}
 			}
 		}
-	fill:
-		for len(batch) < db.opts.MaxBatch {
-			select {
-			case j := <-db.jobs:
-				batch = append(batch, j)
-			default:
-				break fill
-			}
-		}
-		w.run(batch)
 		w.db.wal.restart(w.conn)
 	}
+}
+
+// maxBatchTime bounds how long a batch keeps taking in jobs that arrive
+// while it runs, so that the first job's caller waits at most about this
+// long beyond its own work for the commit.
+const maxBatchTime = 100 * time.Millisecond
+
+// Commits reports how many transactions the writer has ended (committed
+// or not) and how many jobs they held: jobs per commit is how well group
+// commit shares the cost of a commit.
+func (db *DB) Commits() (commits, jobs int64) {
+	return db.commits.Load(), db.committedJobs.Load()
 }
 
 // writeTx is the store.Tx the writer passes to each job's fn.
@@ -95,27 +97,37 @@ type writeTx struct {
 	seq   int64     // seq of the newest version
 	index *indexWriter
 	wrote []cacheKey // resources written in this batch, for the read cache
+	batch []*job     // the jobs of the batch being run
+	errs  []error    // their outcomes
 }
 
 // run executes a batch in one transaction, each job inside a savepoint so
-// that one job's failure undoes only its own writes.
-func (w *writeTx) run(batch []*job) {
+// that one job's failure undoes only its own writes. The batch begins with
+// first and takes in the jobs that queue while it runs, up to MaxBatch jobs
+// and maxBatchTime: under load every commit, whose cost is the pages it
+// rewrites rather than the rows, then carries more work, and the jobs that
+// queued meanwhile are committed now instead of after another commit.
+func (w *writeTx) run(first *job) {
 	ctx := context.Background() // jobs are committed whatever their callers do now
-	errs := make([]error, len(batch))
+	batch := append(w.batch[:0], first)
 	if _, err := w.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		err = fmt.Errorf("sqlite: begin: %w", err)
-		for _, j := range batch {
-			j.done <- err
-		}
+		first.done <- err
 		return
 	}
+	start := time.Now()
 	last, seq := w.last, w.seq
-	for i, j := range batch {
-		if err := j.ctx.Err(); err != nil {
-			errs[i] = err
-			continue
+	errs := w.errs[:0]
+	for i := 0; i < len(batch); i++ {
+		j := batch[i]
+		err := j.ctx.Err()
+		if err == nil {
+			err = w.runOne(j)
 		}
-		errs[i] = w.runOne(j)
+		errs = append(errs, err)
+		if i == len(batch)-1 {
+			batch = w.takeQueued(batch, start)
+		}
 	}
 	if _, err := w.conn.ExecContext(ctx, "COMMIT"); err != nil {
 		err = fmt.Errorf("sqlite: commit: %w", err)
@@ -135,9 +147,31 @@ func (w *writeTx) run(batch []*job) {
 		}
 	}
 	w.wrote = w.wrote[:0]
+	w.db.commits.Add(1)
+	w.db.committedJobs.Add(int64(len(batch)))
 	for i, j := range batch {
 		j.done <- errs[i]
 	}
+	clear(batch)
+	clear(errs)
+	w.batch, w.errs = batch[:0], errs[:0]
+}
+
+// takeQueued appends to batch the jobs queued now, unless the batch is
+// already full or has run for maxBatchTime since start.
+func (w *writeTx) takeQueued(batch []*job, start time.Time) []*job {
+	if len(batch) >= w.db.opts.MaxBatch || time.Since(start) >= maxBatchTime {
+		return batch
+	}
+	for len(batch) < w.db.opts.MaxBatch {
+		select {
+		case j := <-w.db.jobs:
+			batch = append(batch, j)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 func (w *writeTx) runOne(j *job) (err error) {
