@@ -3,7 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"time"
@@ -12,6 +14,14 @@ import (
 // checkpointEvery is how often, unless told otherwise, the checkpointer
 // copies committed WAL frames into the database file.
 const checkpointEvery = 500 * time.Millisecond
+
+// quietPasses is how many checkpointer passes in a row must find no new
+// WAL frames (30 s at the default interval) before an idle WAL larger than
+// quietTruncateAbove is truncated, giving its disk space back.
+const (
+	quietPasses        = 60
+	quietTruncateAbove = 1 << 20
+)
 
 // optimizeEvery is how often the planner's statistics are refreshed.
 const optimizeEvery = time.Hour
@@ -53,6 +63,7 @@ func passiveCheckpoints(conn *sql.DB, stop <-chan struct{}, done chan<- struct{}
 	defer t.Stop()
 	optimize := time.NewTicker(optimizeEvery)
 	defer optimize.Stop()
+	quiet, lastFrames := 0, int64(-1)
 	for {
 		select {
 		case <-stop:
@@ -68,6 +79,14 @@ func passiveCheckpoints(conn *sql.DB, stop <-chan struct{}, done chan<- struct{}
 				continue
 			}
 			w.frames.Store(frames)
+			if frames != lastFrames || busy != 0 {
+				quiet, lastFrames = 0, frames
+				continue
+			}
+			if quiet++; quiet >= quietPasses {
+				quiet = 0
+				w.truncateIfLarge(conn)
+			}
 		case <-optimize.C:
 			// Refresh the statistics the query planner uses, with a bounded
 			// sample (https://sqlite.org/pragma.html#pragma_optimize).
@@ -75,6 +94,40 @@ func passiveCheckpoints(conn *sql.DB, stop <-chan struct{}, done chan<- struct{}
 				w.log.Warn("optimize failed", "err", err)
 			}
 		}
+	}
+}
+
+// truncateIfLarge truncates a WAL that has had no writes for a while and
+// is larger than quietTruncateAbove. The WAL otherwise stays at its
+// high-water mark (restarts rewrite it from the start without shrinking
+// it) until a clean shutdown. A TRUNCATE checkpoint holds the write lock
+// while it waits for readers of older snapshots, so it waits at most
+// 100 ms here and tries again after the next quiet spell.
+func (w *wal) truncateIfLarge(db *sql.DB) {
+	fi, err := os.Stat(w.path + "-wal")
+	if err != nil || fi.Size() <= quietTruncateAbove {
+		return
+	}
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA busy_timeout=100`); err != nil {
+		return
+	}
+	defer conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA busy_timeout=%d`, busyTimeoutMS))
+	var busy, frames, copied int64
+	err = conn.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &frames, &copied)
+	switch {
+	case err != nil:
+		w.log.Warn("truncating an idle WAL failed", "file", filepath.Base(w.path), "err", err)
+	case busy != 0:
+		w.log.Debug("idle WAL not truncated: readers are busy", "file", filepath.Base(w.path))
+	default:
+		w.frames.Store(0)
+		w.log.Info("idle WAL truncated", "file", filepath.Base(w.path), "bytes", fi.Size())
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -216,11 +217,14 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	return db, nil
 }
 
+// busyTimeoutMS is how long a connection waits for a lock another holds.
+const busyTimeoutMS = 10000
+
 // connector opens connections with the pragmas every connection needs,
 // without registering a driver globally.
 func connector(path, synchronous string, readOnly bool) driver.Connector {
 	q := url.Values{}
-	q.Set("_busy_timeout", "10000")
+	q.Set("_busy_timeout", strconv.Itoa(busyTimeoutMS))
 	q.Set("_journal_mode", "WAL")
 	q.Set("_synchronous", synchronous)
 	q.Set("_foreign_keys", "0")

@@ -226,3 +226,45 @@ func TestBatchTakesInQueuedJobs(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleWALTruncated: once writes stop, the checkpointer gives the WAL's
+// disk space back instead of leaving it at its high-water mark.
+func TestIdleWALTruncated(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "idle.db")
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, sqlite.Options{Path: path, CheckpointEvery: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	body := `{"resourceType":"Patient","name":[{"family":"` + strings.Repeat("x", 2000) + `"}]}`
+	for i := range 1000 {
+		err := db.Tx(ctx, func(tx store.Tx) error {
+			_, err := tx.Put(ctx, &store.Write{Type: "Patient", ID: fmt.Sprint("w", i), Resource: mustParse(t, body)})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	size := func() int64 {
+		fi, err := os.Stat(path + "-wal")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	if s := size(); s <= 1<<20 {
+		t.Fatalf("WAL after 1,000 writes of 2 KB: %d bytes; the test needs more than 1 MB", s)
+	}
+	// 60 quiet passes at 5 ms: truncated within a second when the machine
+	// is not loaded; the deadline allows for one that is.
+	for deadline := time.Now().Add(15 * time.Second); size() != 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("WAL still %d bytes after 15 s without writes", size())
+		}
+	}
+	if v, err := db.Read(ctx, "Patient", "w999"); err != nil || v.VersionID != 1 {
+		t.Errorf("after truncation: Read = %v, %v", v, err)
+	}
+}
