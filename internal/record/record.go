@@ -114,7 +114,8 @@ func formatUUID(b [16]byte) string {
 // it are appended near the end of each B-tree instead of landing on a
 // random page: random (v4) ids made every commit rewrite pages all over
 // the resources table and the reference indexes. The time an id shows is
-// the resource's first meta.lastUpdated, which the record shows anyway.
+// about that of the resource's first version, which its history shows
+// anyway.
 func NewTimeUUID() string {
 	var b [16]byte
 	rand.Read(b[6:])
