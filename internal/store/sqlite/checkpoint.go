@@ -15,9 +15,10 @@ import (
 // copies committed WAL frames into the database file.
 const checkpointEvery = 500 * time.Millisecond
 
-// quietPasses is how many checkpointer passes in a row must find no new
-// WAL frames (30 s at the default interval) before an idle WAL larger than
-// quietTruncateAbove is truncated, giving its disk space back.
+// After the checkpointer has found no new WAL frames for quietPasses
+// intervals (30 s at the default), a WAL larger than quietTruncateAbove is
+// truncated, giving its disk space back. Counted in time, not passes: a
+// pass that copies a large WAL takes longer than the interval.
 const (
 	quietPasses        = 60
 	quietTruncateAbove = 1 << 20
@@ -63,7 +64,8 @@ func passiveCheckpoints(conn *sql.DB, stop <-chan struct{}, done chan<- struct{}
 	defer t.Stop()
 	optimize := time.NewTicker(optimizeEvery)
 	defer optimize.Stop()
-	quiet, lastFrames := 0, int64(-1)
+	quietFor := quietPasses * w.every
+	quietSince, lastFrames := time.Now(), int64(-1)
 	for {
 		select {
 		case <-stop:
@@ -80,11 +82,11 @@ func passiveCheckpoints(conn *sql.DB, stop <-chan struct{}, done chan<- struct{}
 			}
 			w.frames.Store(frames)
 			if frames != lastFrames || busy != 0 {
-				quiet, lastFrames = 0, frames
+				quietSince, lastFrames = time.Now(), frames
 				continue
 			}
-			if quiet++; quiet >= quietPasses {
-				quiet = 0
+			if time.Since(quietSince) >= quietFor {
+				quietSince = time.Now()
 				w.truncateIfLarge(conn)
 			}
 		case <-optimize.C:
