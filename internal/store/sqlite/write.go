@@ -157,10 +157,10 @@ func (w *writeTx) run(first *job) {
 	w.batch, w.errs = batch[:0], errs[:0]
 }
 
-// takeQueued appends to batch the jobs queued now, unless the batch is
-// already full or has run for maxBatchTime since start.
+// takeQueued appends to batch the jobs queued now, up to MaxBatch, unless
+// the batch has run for maxBatchTime since start.
 func (w *writeTx) takeQueued(batch []*job, start time.Time) []*job {
-	if len(batch) >= w.db.opts.MaxBatch || time.Since(start) >= maxBatchTime {
+	if time.Since(start) >= maxBatchTime {
 		return batch
 	}
 	for len(batch) < w.db.opts.MaxBatch {
