@@ -78,6 +78,16 @@ func TestCreateIDsInTimeOrder(t *testing.T) {
 			prev = id
 			time.Sleep(2 * time.Millisecond)
 		}
+		// A conditional update that matches nothing, with no id in the
+		// body, creates with an id from the same source.
+		resp := srv.do(t, "PUT", "/fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|9434765919",
+			`{"resourceType":"Patient","identifier":[{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"9434765919"}]}`)
+		if resp.Status != http.StatusCreated {
+			t.Fatalf("conditional update matching nothing = %d, want 201\n%s", resp.Status, resp.Body)
+		}
+		if id, _ := resp.JSON(t)["id"].(string); len(id) != 36 || id[14] != '7' || id <= prev {
+			t.Errorf("conditional update assigned id %q after %q; want a version 7 UUID after the last", id, prev)
+		}
 	})
 }
 
