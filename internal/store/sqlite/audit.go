@@ -102,7 +102,11 @@ const auditIdle = 100 * time.Millisecond
 func openAudit(ctx context.Context, path, synchronous string, w *wal) (*auditLog, error) {
 	log := w.log
 	a := &auditLog{jobs: make(chan *auditJob, auditQueue), stop: make(chan struct{}), done: make(chan struct{}), wal: w, log: log}
-	a.write = sql.OpenDB(connector(path, synchronous, false))
+	wc, err := writerConnector(path, synchronous)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: audit: %w", err)
+	}
+	a.write = sql.OpenDB(wc)
 	a.write.SetMaxOpenConns(1)
 	if _, err := a.write.ExecContext(ctx, auditSchema); err != nil {
 		a.write.Close()

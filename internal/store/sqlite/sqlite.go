@@ -151,7 +151,14 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	}
 
 	// The writer connection sets up WAL; readers then share it.
-	db.write = sql.OpenDB(connector(opts.Path, opts.Synchronous, false))
+	wc, err := writerConnector(opts.Path, opts.Synchronous)
+	if err != nil {
+		if db.lock != nil {
+			db.lock.Close()
+		}
+		return nil, err
+	}
+	db.write = sql.OpenDB(wc)
 	db.write.SetMaxOpenConns(1)
 	db.write.SetMaxIdleConns(1)
 	db.write.SetConnMaxLifetime(0)
@@ -165,7 +172,6 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	db.read = sql.OpenDB(connector(opts.Path, opts.Synchronous, true))
 	db.read.SetMaxOpenConns(opts.Readers)
 	db.read.SetMaxIdleConns(opts.Readers)
-	var err error
 	if db.stmts, err = prepareRead(ctx, db.read); err != nil {
 		db.Close()
 		return nil, err
@@ -223,6 +229,24 @@ const busyTimeoutMS = 10000
 // connector opens connections with the pragmas every connection needs,
 // without registering a driver globally.
 func connector(path, synchronous string, readOnly bool) driver.Connector {
+	return newConnector(path, synchronous, readOnly, "")
+}
+
+// writerConnector is connector for the one connection that writes a
+// file's transactions: where every commit is synced, it gathers the WAL's
+// writes into few system calls (walbuf.c), which saves the writer, the
+// bottleneck of ingest, about a tenth of its time.
+func writerConnector(path, synchronous string) (driver.Connector, error) {
+	if !gathersWAL(synchronous) {
+		return connector(path, synchronous, false), nil
+	}
+	if err := registerWalbuf(); err != nil {
+		return nil, err
+	}
+	return newConnector(path, synchronous, false, walbufVFS), nil
+}
+
+func newConnector(path, synchronous string, readOnly bool, vfs string) driver.Connector {
 	q := url.Values{}
 	q.Set("_busy_timeout", strconv.Itoa(busyTimeoutMS))
 	q.Set("_journal_mode", "WAL")
@@ -230,6 +254,9 @@ func connector(path, synchronous string, readOnly bool) driver.Connector {
 	q.Set("_foreign_keys", "0")
 	if readOnly {
 		q.Set("_query_only", "1")
+	}
+	if vfs != "" {
+		q.Set("vfs", vfs)
 	}
 	dsn := "file:" + path + "?" + q.Encode()
 	drv := &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
