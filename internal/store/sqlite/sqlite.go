@@ -264,7 +264,16 @@ func newConnector(path, synchronous string, readOnly bool, vfs string) driver.Co
 		// the rest. No memory mapping: mapped pages count in the server's
 		// resident memory once per connection, which hides what it really
 		// uses. Temp tables stay in memory.
-		_, err := c.Exec(`PRAGMA cache_size=-16000; PRAGMA mmap_size=0; PRAGMA temp_store=MEMORY`, nil)
+		pragmas := `PRAGMA cache_size=-16000; PRAGMA mmap_size=0; PRAGMA temp_store=MEMORY`
+		if vfs == walbufVFS {
+			// Pages are never written to the WAL before the commit: every
+			// WAL write then belongs to a commit, which ends with the sync
+			// that empties walbuf.c's buffer, so nothing of a rolled-back
+			// transaction stays buffered to be written later over frames
+			// that another process has since committed.
+			pragmas += `; PRAGMA cache_spill=OFF`
+		}
+		_, err := c.Exec(pragmas, nil)
 		return err
 	}}
 	return &sqliteConnector{dsn: dsn, drv: drv}

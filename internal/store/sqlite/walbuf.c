@@ -13,6 +13,10 @@
 // WAL at every commit before it publishes the commit in the wal-index, so
 // a committed frame is in the file (and on disk) before any other
 // connection can look for it, and nothing stays buffered past a commit.
+// Its connection also never spills pages to the WAL before a commit
+// (cache_spill=OFF), so the buffer never holds frames of a transaction
+// that was rolled back, which a later flush would write over frames that
+// another process had committed meanwhile.
 // Other files (the database, its shared memory) are the default VFS's own.
 
 #include <stdlib.h>
