@@ -229,24 +229,23 @@ const busyTimeoutMS = 10000
 // connector opens connections with the pragmas every connection needs,
 // without registering a driver globally.
 func connector(path, synchronous string, readOnly bool) driver.Connector {
-	return newConnector(path, synchronous, readOnly, "")
+	return newConnector(path, synchronous, readOnly, false)
 }
 
 // writerConnector is connector for the one connection that writes a
-// file's transactions: where every commit is synced, it gathers the WAL's
+// file's transactions. Where every commit is synced it gathers the WAL's
 // writes into few system calls (walbuf.c), which saves the writer, the
 // bottleneck of ingest, about a tenth of its time.
 func writerConnector(path, synchronous string) (driver.Connector, error) {
-	if !gathersWAL(synchronous) {
-		return connector(path, synchronous, false), nil
+	if gathersWAL(synchronous) {
+		if err := registerWalbuf(); err != nil {
+			return nil, err
+		}
 	}
-	if err := registerWalbuf(); err != nil {
-		return nil, err
-	}
-	return newConnector(path, synchronous, false, walbufVFS), nil
+	return newConnector(path, synchronous, false, true), nil
 }
 
-func newConnector(path, synchronous string, readOnly bool, vfs string) driver.Connector {
+func newConnector(path, synchronous string, readOnly, writer bool) driver.Connector {
 	q := url.Values{}
 	q.Set("_busy_timeout", strconv.Itoa(busyTimeoutMS))
 	q.Set("_journal_mode", "WAL")
@@ -255,8 +254,8 @@ func newConnector(path, synchronous string, readOnly bool, vfs string) driver.Co
 	if readOnly {
 		q.Set("_query_only", "1")
 	}
-	if vfs != "" {
-		q.Set("vfs", vfs)
+	if writer && gathersWAL(synchronous) {
+		q.Set("vfs", walbufVFS)
 	}
 	dsn := "file:" + path + "?" + q.Encode()
 	drv := &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
@@ -265,11 +264,13 @@ func newConnector(path, synchronous string, readOnly bool, vfs string) driver.Co
 		// resident memory once per connection, which hides what it really
 		// uses. Temp tables stay in memory.
 		pragmas := `PRAGMA cache_size=-16000; PRAGMA mmap_size=0; PRAGMA temp_store=MEMORY`
-		if vfs == walbufVFS {
-			// Pages are never written to the WAL before the commit: every
+		if writer {
+			// The writer never writes pages to the WAL before the commit. A
+			// batch dirties more pages than the cache holds, and spilling
+			// wrote them twice and read them back in between. And every
 			// WAL write then belongs to a commit, which ends with the sync
-			// that empties walbuf.c's buffer, so nothing of a rolled-back
-			// transaction stays buffered to be written later over frames
+			// that empties walbuf.c's buffer: nothing of a rolled-back
+			// transaction stays buffered, to be written later over frames
 			// that another process has since committed.
 			pragmas += `; PRAGMA cache_spill=OFF`
 		}
