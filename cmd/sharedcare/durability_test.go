@@ -93,6 +93,21 @@ func TestKillDuringWrites(t *testing.T) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	client := &http.Client{Timeout: 10 * time.Second}
+	inBundles := 0
+	ack := func(bundled bool, ids ...string) {
+		mu.Lock()
+		defer mu.Unlock()
+		acked = append(acked, ids...)
+		if bundled {
+			inBundles += len(ids)
+		}
+		if len(acked) >= 2000 {
+			enoughOnce.Do(func() { close(enough) })
+		}
+	}
+	// Half the writers create one Patient at a time; the others post
+	// transaction Bundles of 40, whose commits span many of the WAL
+	// buffer's writes, so that the kill can land inside one.
 	for w := range 8 {
 		wg.Go(func() {
 			for i := 0; ; i++ {
@@ -101,24 +116,38 @@ func TestKillDuringWrites(t *testing.T) {
 					return
 				default:
 				}
-				body := fmt.Sprintf(`{"resourceType":"Patient","name":[{"family":"Writer%d","given":["N%d"]}]}`, w, i)
-				resp, err := client.Post(p.base+"/Patient", "application/fhir+json", strings.NewReader(body))
+				url, body := p.base+"/Patient", fmt.Sprintf(`{"resourceType":"Patient","name":[{"family":"Writer%d","given":["N%d"]}]}`, w, i)
+				if w%2 == 1 {
+					url, body = p.base, patientBundle(w, i, 40)
+				}
+				resp, err := client.Post(url, "application/fhir+json", strings.NewReader(body))
 				if err != nil {
 					return // the server is gone
 				}
 				b, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
-				if resp.StatusCode != http.StatusCreated {
-					continue
-				}
-				var res struct{ ID string }
-				if json.Unmarshal(b, &res) == nil && res.ID != "" {
-					mu.Lock()
-					acked = append(acked, res.ID)
-					if len(acked) >= 500 {
-						enoughOnce.Do(func() { close(enough) })
+				switch {
+				case w%2 == 0 && resp.StatusCode == http.StatusCreated:
+					var res struct{ ID string }
+					if json.Unmarshal(b, &res) == nil && res.ID != "" {
+						ack(false, res.ID)
 					}
-					mu.Unlock()
+				case w%2 == 1 && resp.StatusCode == http.StatusOK:
+					var res struct {
+						Entry []struct {
+							Response struct{ Location string }
+						}
+					}
+					if json.Unmarshal(b, &res) == nil {
+						var ids []string
+						for _, e := range res.Entry {
+							// Location: Patient/{id}/_history/1
+							if parts := strings.Split(e.Response.Location, "/"); len(parts) >= 2 && parts[0] == "Patient" {
+								ids = append(ids, parts[1])
+							}
+						}
+						ack(true, ids...)
+					}
 				}
 			}
 		})
@@ -136,8 +165,8 @@ func TestKillDuringWrites(t *testing.T) {
 	wg.Wait()
 	mu.Lock()
 	defer mu.Unlock()
-	if len(acked) < 100 {
-		t.Fatalf("only %d writes acknowledged before the kill", len(acked))
+	if len(acked) < 100 || inBundles == 0 {
+		t.Fatalf("%d writes acknowledged before the kill, %d of them in Bundles; want more of each", len(acked), inBundles)
 	}
 
 	db, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(data, "sharedcare.db")})
@@ -164,7 +193,21 @@ func TestKillDuringWrites(t *testing.T) {
 	if missing > 0 {
 		t.Errorf("%d of %d acknowledged writes missing after SIGKILL and restart", missing, len(acked))
 	}
-	t.Logf("%d acknowledged writes, all present after SIGKILL", len(acked))
+	t.Logf("%d acknowledged writes (%d in Bundles), all present after SIGKILL", len(acked), inBundles)
+}
+
+// patientBundle is a transaction of n new Patients.
+func patientBundle(w, i, n int) string {
+	var b strings.Builder
+	b.WriteString(`{"resourceType":"Bundle","type":"transaction","entry":[`)
+	for k := range n {
+		if k > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `{"resource":{"resourceType":"Patient","name":[{"family":"Bundle%d","given":["N%d-%d"]}]},"request":{"method":"POST","url":"Patient"}}`, w, i, k)
+	}
+	b.WriteString("]}")
+	return b.String()
 }
 
 // TestGracefulShutdown sends SIGTERM and expects a clean exit.
