@@ -229,7 +229,7 @@ const busyTimeoutMS = 10000
 // connector opens connections with the pragmas every connection needs,
 // without registering a driver globally.
 func connector(path, synchronous string, readOnly bool) driver.Connector {
-	return newConnector(path, synchronous, readOnly, false)
+	return newConnector(path, synchronous, readOnly, false, "")
 }
 
 // writerConnector is connector for the one connection that writes a
@@ -237,15 +237,19 @@ func connector(path, synchronous string, readOnly bool) driver.Connector {
 // writes into few system calls (walbuf.c), which saves the writer, the
 // bottleneck of ingest, about a tenth of its time.
 func writerConnector(path, synchronous string) (driver.Connector, error) {
+	vfs := ""
 	if gathersWAL(synchronous) {
 		if err := registerWalbuf(); err != nil {
 			return nil, err
 		}
+		vfs = walbufVFS
 	}
-	return newConnector(path, synchronous, false, true), nil
+	return newConnector(path, synchronous, false, true, vfs), nil
 }
 
-func newConnector(path, synchronous string, readOnly, writer bool) driver.Connector {
+// newConnector is connector for a writer or not, on vfs ("": SQLite's
+// default).
+func newConnector(path, synchronous string, readOnly, writer bool, vfs string) driver.Connector {
 	q := url.Values{}
 	q.Set("_busy_timeout", strconv.Itoa(busyTimeoutMS))
 	q.Set("_journal_mode", "WAL")
@@ -254,8 +258,8 @@ func newConnector(path, synchronous string, readOnly, writer bool) driver.Connec
 	if readOnly {
 		q.Set("_query_only", "1")
 	}
-	if writer && gathersWAL(synchronous) {
-		q.Set("vfs", walbufVFS)
+	if vfs != "" {
+		q.Set("vfs", vfs)
 	}
 	dsn := "file:" + path + "?" + q.Encode()
 	drv := &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
