@@ -27,7 +27,7 @@
 #define WALBUF_SIZE 0x1ffff
 
 typedef struct walbufFile {
-	sqlite3_file base;   // pMethods: &walbufMethods, or the real file's when not wrapped
+	sqlite3_file base;   // pMethods: &walbufMethods
 	sqlite3_file *real;  // the default VFS's file, just after this struct
 	char *buf;           // pending bytes, written at off
 	int len;

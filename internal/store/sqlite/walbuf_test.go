@@ -43,8 +43,8 @@ func putPatients(t *testing.T, db *sqlite.DB, prefix string, n int) {
 
 // TestCommitsInFilesWhileOpen: every acknowledged commit is in the
 // database's files while the writer still runs, as a crash would find
-// them, whether or not the writer gathers its WAL writes (FULL) or writes
-// each at once (NORMAL).
+// them, whether the writer gathers its WAL writes (FULL) or writes each at
+// once (NORMAL).
 func TestCommitsInFilesWhileOpen(t *testing.T) {
 	for _, sync := range []string{"FULL", "NORMAL"} {
 		t.Run(sync, func(t *testing.T) {
