@@ -106,6 +106,7 @@ func parseFilterDepth(types []string, name, raw, base string, depth int) (Filter
 			if s == "" {
 				return Value{}, perr(outcome.CodeValue, "%s: empty value", code)
 			}
+			s = unescape(s)
 			n := Normalize(s)
 			if strings.HasSuffix(code, "postalcode") {
 				n = strings.ReplaceAll(n, " ", "")
@@ -127,7 +128,7 @@ func parseFilterDepth(types []string, name, raw, base string, depth int) (Filter
 			return f, nil
 		}
 		if modifier == "text" {
-			parse = func(s string) (Value, error) { return Value{Raw: s, Norm: Normalize(s)}, nil }
+			parse = func(s string) (Value, error) { return Value{Raw: s, Norm: Normalize(unescape(s))}, nil }
 		}
 		if modifier == "of-type" {
 			parse = parseOfType
