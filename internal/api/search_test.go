@@ -380,3 +380,91 @@ func TestSearchPost(t *testing.T) {
 		}
 	})
 }
+
+// TestSearchTokenText checks :text against codings that share a code but
+// not always its texts: the embedded store keeps a code's first display
+// and first CodeableConcept text once and marks the token rows that carry
+// them, so every other case (a different text, none, a concept whose
+// first coding is another code, an update, a transaction rolled back
+// after storing a new code's display) must still be found by its own text
+// and only by it.
+func TestSearchTokenText(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, srv *testServer) {
+		const sct = "http://snomed.info/sct"
+		condition := func(id, status, concept string) string {
+			return `{"resourceType":"Condition","id":"` + id + `","clinicalStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/condition-clinical","code":"` + status + `"}]},` +
+				`"code":` + concept + `,"subject":{"reference":"Patient/tt"}}`
+		}
+		coding := func(code, display string) string {
+			if display == "" {
+				return `{"system":"` + sct + `","code":"` + code + `"}`
+			}
+			return `{"system":"` + sct + `","code":"` + code + `","display":"` + display + `"}`
+		}
+		put := func(id, body string) {
+			t.Helper()
+			if r := srv.do(t, "PUT", "/fhir/Condition/"+id, body); r.Status != 200 && r.Status != 201 {
+				t.Fatalf("PUT Condition/%s = %d\n%s", id, r.Status, r.Body)
+			}
+		}
+		put("a1", condition("a1", "active", `{"coding":[`+coding("195967001", "Asthma")+`]}`))
+		put("a2", condition("a2", "resolved", `{"coding":[`+coding("195967001", "Asthma")+`]}`))
+		put("a3", condition("a3", "active", `{"coding":[`+coding("195967001", "Bronchial asthma")+`]}`))
+		put("a4", condition("a4", "active", `{"coding":[`+coding("195967001", "")+`]}`))
+		put("a5", condition("a5", "active", `{"coding":[`+coding("195967001", "")+`],"text":"Asthma"}`))
+		put("a6", condition("a6", "active", `{"coding":[`+coding("195967001", "  ASTHMA ")+`]}`))
+		put("a7", condition("a7", "active", `{"coding":[`+coding("195967001", "Asthma")+`],"text":"Asthma, well controlled"}`))
+		put("a8", condition("a8", "active", `{"coding":[`+coding("38341003", "Asthma")+`,`+coding("195967001", "Wheeze")+`]}`))
+		// A CodeableConcept's own text, kept once per code like a display.
+		put("h1", condition("h1", "active", `{"coding":[`+coding("59621000", "Essential hypertension")+`],"text":"High blood pressure"}`))
+		put("h2", condition("h2", "active", `{"coding":[`+coding("59621000", "Essential hypertension")+`],"text":"High blood pressure"}`))
+		put("h3", condition("h3", "active", `{"coding":[`+coding("59621000", "Essential hypertension")+`],"text":"HBP"}`))
+		put("h4", condition("h4", "active", `{"coding":[`+coding("59621000", "Essential hypertension")+`]}`))
+		put("h5", condition("h5", "active", `{"coding":[`+coding("59621000", "")+`,`+coding("38341003", "")+`],"text":"Raised BP"}`))
+		put("h6", condition("h6", "active", `{"coding":[`+coding("38341003", "")+`,`+coding("59621000", "")+`],"text":"High blood pressure"}`))
+
+		// A transaction that stores a new code's display and is then rolled
+		// back (its PUT fails If-Match) must leave nothing of it behind.
+		tx := `{"resourceType":"Bundle","type":"transaction","entry":[
+			{"fullUrl":"urn:uuid:0b6c3f0e-4a59-4d1c-9f0e-6f1f8d0c2a11","resource":` + condition("", "active", `{"coding":[`+coding("161891005", "Backache")+`]}`) + `,"request":{"method":"POST","url":"Condition"}},
+			{"resource":` + condition("a1", "active", `{"coding":[`+coding("195967001", "Asthma")+`]}`) + `,"request":{"method":"PUT","url":"Condition/a1","ifMatch":"W/\"99\""}}]}`
+		if r := srv.do(t, "POST", "/fhir", tx); r.Status != 412 {
+			t.Fatalf("transaction with a stale If-Match = %d, want 412\n%s", r.Status, r.Body)
+		}
+		put("b1", condition("b1", "active", `{"coding":[`+coding("161891005", "Backache")+`]}`))
+
+		search := func(query, want string) {
+			t.Helper()
+			r := srv.do(t, "GET", "/fhir/Condition?"+query, "")
+			if r.Status != 200 {
+				t.Fatalf("GET Condition?%s = %d\n%s", query, r.Status, r.Body)
+			}
+			got, _ := bundleIDs(t, r)
+			slices.Sort(got)
+			if strings.Join(got, " ") != want {
+				t.Errorf("GET Condition?%s\n got %v\nwant %v", query, got, want)
+			}
+		}
+		search("code:text=asthma", "Condition/a1 Condition/a2 Condition/a5 Condition/a6 Condition/a7 Condition/a8")
+		search("code:text=bronchial", "Condition/a3")
+		search(`code:text=asthma%5C,%20well`, "Condition/a7")
+		search("code:text=wheeze", "Condition/a8")
+		search("code:text=bronch,wheez", "Condition/a3 Condition/a8")
+		search("code:text=asthma&clinical-status=resolved", "Condition/a2")
+		search("clinical-status=active&code:text=asthma&_id=a1,a3,a4,a5", "Condition/a1 Condition/a5")
+		search("code:text=backache", "Condition/b1")
+		search("code:text=high", "Condition/h1 Condition/h2 Condition/h6")
+		search("code:text=hbp", "Condition/h3")
+		search("code:text=essential", "Condition/h1 Condition/h2 Condition/h3 Condition/h4")
+		search("code:text=raised", "Condition/h5")
+		search("code=59621000&code:text=high,raised", "Condition/h1 Condition/h2 Condition/h5 Condition/h6")
+		search("subject:missing=false&code:text=asthm&code=195967001&_id:not=a7", "Condition/a1 Condition/a2 Condition/a5 Condition/a6 Condition/a8")
+
+		// An update replaces the resource's text.
+		put("a2", condition("a2", "resolved", `{"coding":[`+coding("195967001", "Acute asthma")+`]}`))
+		put("a3", condition("a3", "active", `{"coding":[`+coding("195967001", "Asthma")+`]}`))
+		search("code:text=asthma", "Condition/a1 Condition/a3 Condition/a5 Condition/a6 Condition/a7 Condition/a8")
+		search("code:text=acute", "Condition/a2")
+		search("code:text=bronchial", "")
+	})
+}

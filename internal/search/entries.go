@@ -20,11 +20,20 @@ type Entries struct {
 }
 
 // StringEntry is one string part: a name's family, an address's city ...
+// A token's text (a "code:text" row) that is a coding's display, or a
+// CodeableConcept's text, also names the coding (the concept's first with
+// a code), so that a store may keep such a text once per code instead of
+// once per resource.
 type StringEntry struct {
-	Param string
-	Norm  string // Normalize(Exact): lower case, accents and extra spaces gone
-	Exact string
+	Param        string
+	Norm         string // Normalize(Exact): lower case, accents and extra spaces gone
+	Exact        string
+	System, Code string // the coding the text belongs to, if any
+	Concept      bool   // the text is its CodeableConcept's, not the coding's display
 }
+
+// key is what makes two string entries the same row.
+func (s StringEntry) key() [3]string { return [3]string{s.Param, s.Norm, s.Exact} }
 
 // TokenEntry is a code, identifier, boolean or contact point value.
 type TokenEntry struct {
@@ -110,7 +119,7 @@ func (e *Entries) Len() int {
 // reached by two paths of one expression, would otherwise cost the store
 // an index insert for a row it already has.
 func (e *Entries) dedup() {
-	e.Strings = distinct(e.Strings)
+	e.Strings = distinctBy(e.Strings, StringEntry.key)
 	e.Tokens = distinct(e.Tokens)
 	e.References = distinct(e.References)
 	e.Dates = distinct(e.Dates)
@@ -120,25 +129,31 @@ func (e *Entries) dedup() {
 	e.Composites = distinct(e.Composites)
 }
 
-// distinct removes repeats from s in place, keeping order. Resources have
-// few entries of a kind, so a linear search beats a map until there are
-// many.
+// distinct removes repeats from s in place, keeping order.
 func distinct[T comparable](s []T) []T {
+	return distinctBy(s, func(v T) T { return v })
+}
+
+// distinctBy removes from s in place the entries whose key repeats an
+// earlier one's, keeping order. Resources have few entries of a kind, so a
+// linear search beats a map until there are many.
+func distinctBy[T any, K comparable](s []T, key func(T) K) []T {
 	if len(s) < 2 {
 		return s
 	}
 	out := s[:0]
 	if len(s) <= 64 {
 		for _, v := range s {
-			if !slices.Contains(out, v) {
+			k := key(v)
+			if !slices.ContainsFunc(out, func(o T) bool { return key(o) == k }) {
 				out = append(out, v)
 			}
 		}
 	} else {
-		seen := make(map[T]bool, len(s))
+		seen := make(map[K]bool, len(s))
 		for _, v := range s {
-			if !seen[v] {
-				seen[v] = true
+			if k := key(v); !seen[k] {
+				seen[k] = true
 				out = append(out, v)
 			}
 		}

@@ -185,14 +185,25 @@ func (e *Entries) tok(param, system, code string) {
 }
 
 func (e *Entries) text(param, s string) {
-	if s = strings.TrimSpace(s); s != "" {
-		e.Strings = append(e.Strings, StringEntry{Param: param + ":text", Norm: Normalize(s), Exact: s})
+	e.codedText(StringEntry{Param: param + ":text", Exact: s})
+}
+
+// codedText indexes s.Exact, a text of a token parameter, for :text.
+func (e *Entries) codedText(s StringEntry) {
+	if s.Exact = strings.TrimSpace(s.Exact); s.Exact != "" {
+		s.Norm = Normalize(s.Exact)
+		e.Strings = append(e.Strings, s)
 	}
 }
 
 func (e *Entries) coding(param string, c *fhir.Value) {
-	e.tok(param, c.Str("system"), c.Str("code"))
-	e.text(param, c.Str("display"))
+	system, code := c.Str("system"), c.Str("code")
+	e.tok(param, system, code)
+	if code != "" {
+		e.codedText(StringEntry{Param: param + ":text", Exact: c.Str("display"), System: system, Code: code})
+	} else {
+		e.text(param, c.Str("display"))
+	}
 }
 
 func (e *Entries) addToken(param, typ string, v *fhir.Value) {
@@ -200,12 +211,17 @@ func (e *Entries) addToken(param, typ string, v *fhir.Value) {
 	case "Coding":
 		e.coding(param, v)
 	case "CodeableConcept":
+		text := StringEntry{Param: param + ":text", Exact: v.Str("text"), Concept: true}
 		if cs := v.Get("coding"); cs != nil && cs.Kind == fhir.Array {
 			for i := range cs.Items {
-				e.coding(param, &cs.Items[i])
+				c := &cs.Items[i]
+				e.coding(param, c)
+				if text.Code == "" {
+					text.System, text.Code = c.Str("system"), c.Str("code")
+				}
 			}
 		}
-		e.text(param, v.Str("text"))
+		e.codedText(text)
 	case "Identifier":
 		value := v.Str("value")
 		e.tok(param, v.Str("system"), value)

@@ -295,6 +295,9 @@ func (b *builder) filterAs(types []string, f *search.Filter, ridExpr string, dri
 	case f.Code == "_lastUpdated":
 		return b.lastUpdated(f, ridExpr)
 	}
+	if f.Type == "token" && f.Modifier == "text" && b.dialect == SQLite {
+		return b.tokenText(types, f, ridExpr, drive), nil
+	}
 	table, ok := tables[f.Type]
 	if !ok {
 		return "", fmt.Errorf("sqlbuild: parameter type %s", f.Type)
@@ -361,6 +364,46 @@ func (b *builder) filterAs(types []string, f *search.Filter, ridExpr string, dri
 		return "NOT " + exists, nil
 	}
 	return exists, nil
+}
+
+// tokenText is a :text filter on SQLite, where a resource's text is found
+// in one of two places: a row of its own in idx_string (code "code:text"),
+// or, for a text that is the one token_text holds for its coding's code
+// (of its kind: a display, or a CodeableConcept's text), the coding's
+// token row with that kind's bit set in texted (see the sqlite store's
+// displays).
+func (b *builder) tokenText(types []string, f *search.Filter, ridExpr string, drive bool) string {
+	params := b.paramList("param", types, f.Code+":text")
+	if params == "" {
+		return "0 = 1"
+	}
+	texts := func(col string) string {
+		var ors []string
+		for i := range f.Values {
+			ors = append(ors, b.prefix(col, f.Values[i].Norm))
+		}
+		return strings.Join(ors, " OR ")
+	}
+	const join = "token_text d JOIN idx_token t ON t.param = d.param AND t.code = d.code AND t.system = d.system AND (t.texted & d.kind) != 0"
+	if drive {
+		own := texts("norm")
+		tparams := b.paramList("param", types, f.Code)
+		if tparams == "" {
+			return fmt.Sprintf("%s IN (SELECT rid FROM idx_string WHERE %s AND (%s))", ridExpr, params, own)
+		}
+		return fmt.Sprintf("%s IN (SELECT rid FROM idx_string WHERE %s AND (%s) UNION ALL SELECT t.rid FROM %s WHERE d.%s AND (%s))",
+			ridExpr, params, own, join, tparams, texts("d.norm"))
+	}
+	// As in filterAs: probe the candidate's own rows, not every row of a
+	// common text.
+	own := texts("+norm")
+	exists := fmt.Sprintf("EXISTS (SELECT 1 FROM idx_string x WHERE x.rid = %s AND x.%s AND (%s))", ridExpr, params, own)
+	tparams := b.paramList("param", types, f.Code)
+	if tparams == "" {
+		return exists
+	}
+	return fmt.Sprintf("(%s OR EXISTS (SELECT 1 FROM %s WHERE t.rid = %s AND t.%s AND (%s)))",
+		exists, join, ridExpr, tparams, texts("d.norm"))
 }
 
 // valueColumn matches the value columns of the index tables in a

@@ -86,7 +86,7 @@ type indexTable struct {
 }
 
 var indexTables = []indexTable{
-	{"idx_string", 4}, {"idx_token", 4}, {"idx_reference", 5}, {"idx_date", 4},
+	{"idx_string", 4}, {"idx_token", 5}, {"idx_reference", 5}, {"idx_date", 4},
 	{"idx_number", 3}, {"idx_quantity", 7}, {"idx_uri", 3}, {"idx_composite", 10},
 }
 
@@ -104,10 +104,16 @@ type indexWriter struct {
 	deletes []*sql.Stmt          // per table: DELETE ... WHERE rid = ?
 	pending [8][]any             // per table: buffered row values
 	rows    [8]int               // per table: buffered rows
+	texts   *displays
+	folds   []folded // scratch for write
 }
 
 func newIndexWriter(ctx context.Context, conn *sql.Conn) (*indexWriter, error) {
-	w := &indexWriter{conn: conn, inserts: map[[2]int]*sql.Stmt{}}
+	texts, err := newDisplays(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	w := &indexWriter{conn: conn, inserts: map[[2]int]*sql.Stmt{}, texts: texts}
 	for _, t := range indexTables {
 		st, err := conn.PrepareContext(ctx, "DELETE FROM "+t.name+" WHERE rid = ?")
 		if err != nil {
@@ -172,17 +178,18 @@ func (w *indexWriter) flush(ctx context.Context) error {
 	return nil
 }
 
-// discard drops buffered rows, when their transaction is rolled back.
+// discard drops buffered rows, when their job is rolled back.
 func (w *indexWriter) discard() {
 	for t := range w.pending {
 		w.pending[t], w.rows[t] = w.pending[t][:0], 0
 	}
+	w.texts.rolledBack()
 }
 
 // write buffers e's rows for rid, a resource of type typ.
-func (w *indexWriter) write(p *params, typ string, rid int64, e *search.Entries) {
+func (w *indexWriter) write(ctx context.Context, p *params, typ string, rid int64, e *search.Entries) error {
 	if e == nil {
-		return
+		return nil
 	}
 	add := func(table int, code string, vals ...any) {
 		id, ok := p.id(typ, code)
@@ -192,11 +199,17 @@ func (w *indexWriter) write(p *params, typ string, rid int64, e *search.Entries)
 		w.pending[table] = append(append(w.pending[table], rid, id), vals...)
 		w.rows[table]++
 	}
+	folds, err := w.fold(ctx, p, typ, e)
+	if err != nil {
+		return err
+	}
 	for _, s := range e.Strings {
-		add(0, s.Param, s.Norm, s.Exact)
+		if !covered(folds, p, typ, s) {
+			add(0, s.Param, s.Norm, s.Exact)
+		}
 	}
 	for _, t := range e.Tokens {
-		add(1, t.Param, t.System, t.Code)
+		add(1, t.Param, t.System, t.Code, texted(folds, p, typ, t))
 	}
 	for _, r := range e.References {
 		add(2, r.Param, r.TargetType, r.TargetID, r.URL)
@@ -216,4 +229,80 @@ func (w *indexWriter) write(p *params, typ string, rid int64, e *search.Entries)
 	for _, c := range e.Composites {
 		add(7, c.Param, c.ASystem, c.ACode, c.BSystem, c.BCode, c.BLow, c.BHigh, c.CLow, c.CHigh)
 	}
+	return nil
+}
+
+// fold returns the texts of e's codings that are the ones token_text holds
+// for their code (storing them for a code new to it): the codings' token
+// rows stand for their :text rows.
+func (w *indexWriter) fold(ctx context.Context, p *params, typ string, e *search.Entries) ([]folded, error) {
+	folds := w.folds[:0]
+	for _, s := range e.Strings {
+		if s.Code == "" {
+			continue
+		}
+		code, ok := tokenParam(s.Param)
+		if !ok {
+			continue
+		}
+		id, ok := p.id(typ, code)
+		if !ok {
+			continue
+		}
+		k := displayKey{param: id, system: s.System, code: s.Code, kind: textDisplay}
+		if s.Concept {
+			k.kind = textConcept
+		}
+		held, err := w.texts.holds(ctx, k, s.Norm)
+		if err != nil {
+			return nil, err
+		}
+		if held {
+			folds = append(folds, folded{displayKey: k, norm: s.Norm})
+		}
+	}
+	w.folds = folds
+	return folds, nil
+}
+
+// covered reports whether a :text entry's text is already stood for by a
+// texted token row of the same parameter: its own coding's, or another
+// coding's with the same display (a CodeableConcept's text repeating it).
+func covered(folds []folded, p *params, typ string, s search.StringEntry) bool {
+	if len(folds) == 0 {
+		return false
+	}
+	code, ok := tokenParam(s.Param)
+	if !ok {
+		return false
+	}
+	id, ok := p.id(typ, code)
+	if !ok {
+		return false
+	}
+	for _, f := range folds {
+		if f.param == id && f.norm == s.Norm {
+			return true
+		}
+	}
+	return false
+}
+
+// texted is the texted column of token entry t: the kinds of text its row
+// stands for.
+func texted(folds []folded, p *params, typ string, t search.TokenEntry) int64 {
+	if len(folds) == 0 {
+		return 0
+	}
+	id, ok := p.id(typ, t.Param)
+	if !ok {
+		return 0
+	}
+	var kinds int64
+	for _, f := range folds {
+		if f.param == id && f.system == t.System && f.code == t.Code {
+			kinds |= f.kind
+		}
+	}
+	return kinds
 }

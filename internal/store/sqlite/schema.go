@@ -117,6 +117,21 @@ ALTER TABLE versions ADD COLUMN source TEXT NOT NULL DEFAULT '';   -- recording 
 	`
 DROP INDEX IF EXISTS idx_reference_t;
 `,
+	// 6: a code's texts kept once. Most :text rows repeat, resource after
+	// resource, a coding's display or its CodeableConcept's text ("Body
+	// mass index", "normal"): a quarter of all index rows. token_text holds
+	// the first of each kind (1 display, 2 concept text) seen for each
+	// (token parameter, system, code); a token row whose resource carries
+	// that same text has the kind's bit set in texted and no :text row for
+	// it. Rows written before this have texted 0 and keep their :text rows.
+	`
+CREATE TABLE token_text (
+	param INTEGER NOT NULL, system TEXT NOT NULL, code TEXT NOT NULL, kind INTEGER NOT NULL, norm TEXT NOT NULL,
+	PRIMARY KEY (param, system, code, kind)
+) WITHOUT ROWID;
+CREATE INDEX token_text_s ON token_text (param, norm);
+ALTER TABLE idx_token ADD COLUMN texted INTEGER NOT NULL DEFAULT 0;
+`,
 }
 
 // migrate brings the schema up to date inside one immediate transaction, so

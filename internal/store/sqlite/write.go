@@ -129,7 +129,9 @@ func (w *writeTx) run(first *job) {
 			batch = w.takeQueued(batch, start)
 		}
 	}
-	if _, err := w.conn.ExecContext(ctx, "COMMIT"); err != nil {
+	_, err := w.conn.ExecContext(ctx, "COMMIT")
+	w.index.texts.ended(err == nil)
+	if err != nil {
 		err = fmt.Errorf("sqlite: commit: %w", err)
 		w.conn.ExecContext(ctx, "ROLLBACK")
 		w.last, w.seq = last, seq
@@ -196,6 +198,9 @@ func (w *writeTx) runOne(j *job) (err error) {
 		}
 		if _, rerr := w.conn.ExecContext(ctx, "RELEASE job"); rerr != nil {
 			err = errors.Join(err, rerr)
+		}
+		if err == nil {
+			w.index.texts.released()
 		}
 	}()
 	return j.fn(w)
@@ -329,7 +334,9 @@ func (w *writeTx) Put(ctx context.Context, wr *store.Write) (*store.Result, erro
 		}
 	}
 	if !wr.Delete {
-		w.index.write(w.db.params, wr.Type, rid, wr.Index)
+		if err := w.index.write(ctx, w.db.params, wr.Type, rid, wr.Index); err != nil {
+			return nil, err
+		}
 	}
 	return &store.Result{Version: v, Created: !exists || cur.deleted}, nil
 }
@@ -358,7 +365,9 @@ func (w *writeTx) CreateMany(ctx context.Context, ws []*store.Write) ([]*store.R
 		if err := w.insertVersion(ctx, v, v.Seq); err != nil {
 			return nil, err
 		}
-		w.index.write(w.db.params, wr.Type, v.Seq, wr.Index)
+		if err := w.index.write(ctx, w.db.params, wr.Type, v.Seq, wr.Index); err != nil {
+			return nil, err
+		}
 		out[k] = &store.Result{Version: v, Created: true}
 	}
 	return out, nil

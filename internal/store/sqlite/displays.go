@@ -1,0 +1,122 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// displays keeps the texts that come with a code once (token_text), so that
+// the many resources carrying the same coding with the same text need no
+// :text row each: their token row is marked texted instead, and a :text
+// search finds them through token_text. A code has two such texts, each
+// the first one stored for it: its display, and the text of a
+// CodeableConcept whose first coding it is (textDisplay, textConcept). A
+// resource whose text differs gets an ordinary :text row.
+//
+// It belongs to the writer and caches what it has read or written. A
+// token_text row never changes once committed, so a cached one stays true
+// whoever else writes the file; rows inserted by a batch are cached apart
+// until the batch commits, and a job's until it is released, so that a
+// rollback leaves no cached display behind that the database lacks.
+type displays struct {
+	lookup, insert *sql.Stmt
+	known          map[displayKey]string // committed
+	batch          map[displayKey]string // inserted by the batch being run
+	job            []displayKey          // inserted by the job being run
+}
+
+type displayKey struct {
+	param        int64 // the token parameter's id
+	system, code string
+	kind         int64 // textDisplay or textConcept
+}
+
+// The kinds of text kept per code, as bits of idx_token.texted.
+const (
+	textDisplay = 1
+	textConcept = 2
+)
+
+// maxKnownDisplays bounds the cache: a record holds a few thousand codes
+// in common use, but free-standing terminologies could hold far more.
+const maxKnownDisplays = 100_000
+
+func newDisplays(ctx context.Context, conn *sql.Conn) (*displays, error) {
+	d := &displays{known: map[displayKey]string{}, batch: map[displayKey]string{}}
+	var err error
+	if d.lookup, err = conn.PrepareContext(ctx, `SELECT norm FROM token_text WHERE param = ? AND system = ? AND code = ? AND kind = ?`); err != nil {
+		return nil, fmt.Errorf("sqlite: prepare display lookup: %w", err)
+	}
+	if d.insert, err = conn.PrepareContext(ctx, `INSERT INTO token_text (param, system, code, kind, norm) VALUES (?, ?, ?, ?, ?)`); err != nil {
+		return nil, fmt.Errorf("sqlite: prepare display insert: %w", err)
+	}
+	return d, nil
+}
+
+// holds reports whether norm is the text stored for k, storing it when k
+// has none yet.
+func (d *displays) holds(ctx context.Context, k displayKey, norm string) (bool, error) {
+	if s, ok := d.known[k]; ok {
+		return s == norm, nil
+	}
+	if s, ok := d.batch[k]; ok {
+		return s == norm, nil
+	}
+	var s string
+	switch err := d.lookup.QueryRowContext(ctx, k.param, k.system, k.code, k.kind).Scan(&s); {
+	case err == nil:
+		// Not inserted by this batch (that would be in d.batch), so committed.
+		if len(d.known) >= maxKnownDisplays {
+			clear(d.known)
+		}
+		d.known[k] = s
+		return s == norm, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return false, fmt.Errorf("sqlite: display of %s|%s: %w", k.system, k.code, err)
+	}
+	if _, err := d.insert.ExecContext(ctx, k.param, k.system, k.code, k.kind, norm); err != nil {
+		return false, fmt.Errorf("sqlite: store display of %s|%s: %w", k.system, k.code, err)
+	}
+	d.batch[k] = norm
+	d.job = append(d.job, k)
+	return true, nil
+}
+
+// released is called when a job's writes stay in the batch.
+func (d *displays) released() { d.job = d.job[:0] }
+
+// rolledBack is called when a job's writes are undone.
+func (d *displays) rolledBack() {
+	for _, k := range d.job {
+		delete(d.batch, k)
+	}
+	d.job = d.job[:0]
+}
+
+// ended is called when the batch has committed, or failed to.
+func (d *displays) ended(committed bool) {
+	if committed {
+		if len(d.known)+len(d.batch) > maxKnownDisplays {
+			clear(d.known)
+		}
+		for k, s := range d.batch {
+			d.known[k] = s
+		}
+	}
+	clear(d.batch)
+	d.job = d.job[:0]
+}
+
+// folded is a text of a coding that its token row stands for.
+type folded struct {
+	displayKey
+	norm string
+}
+
+// tokenParam returns the token parameter a ":text" code derives from.
+func tokenParam(textCode string) (string, bool) {
+	return strings.CutSuffix(textCode, ":text")
+}
