@@ -124,6 +124,8 @@ DROP INDEX IF EXISTS idx_reference_t;
 	// (token parameter, system, code); a token row whose resource carries
 	// that same text has the kind's bit set in texted and no :text row for
 	// it. Rows written before this have texted 0 and keep their :text rows.
+	// The search index is rebuilt to cover texted, so that a :text search
+	// reads no table rows.
 	`
 CREATE TABLE token_text (
 	param INTEGER NOT NULL, system TEXT NOT NULL, code TEXT NOT NULL, kind INTEGER NOT NULL, norm TEXT NOT NULL,
@@ -131,6 +133,8 @@ CREATE TABLE token_text (
 ) WITHOUT ROWID;
 CREATE INDEX token_text_s ON token_text (param, norm);
 ALTER TABLE idx_token ADD COLUMN texted INTEGER NOT NULL DEFAULT 0;
+DROP INDEX idx_token_s;
+CREATE INDEX idx_token_s ON idx_token (param, code, system, texted);
 `,
 }
 
