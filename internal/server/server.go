@@ -121,11 +121,12 @@ func New(opts Options) *Server {
 	rec := record.New(record.Options{Store: opts.Store, Validator: opts.Validator, DurableReadAudit: opts.DurableReadAudit,
 		Log: opts.Log.With("component", "record")})
 	var jobs *bulk.Service
+	act := &activity{}
 	apiOpts := api.Options{Record: rec, MaxBody: opts.MaxBody, BaseURL: opts.BaseURL, Version: opts.Version, Log: opts.Log.With("component", "api"),
 		Security: &api.Security{Authorize: e.Authorize, Token: e.Token, Introspect: e.Introspect, Revoke: e.Revoke}}
 	if opts.ExportDir != "" {
-		jobs = bulk.New(bulk.Options{Record: rec, Dir: opts.ExportDir, Expiry: opts.ExportExpiry, MaxJobs: opts.BulkJobs, Duty: opts.BulkDuty, Log: opts.Log,
-			ImportFrom: opts.ImportFrom})
+		jobs = bulk.New(bulk.Options{Record: rec, Dir: opts.ExportDir, Expiry: opts.ExportExpiry, MaxJobs: opts.BulkJobs, Duty: opts.BulkDuty, Busy: act.busy,
+			Log: opts.Log, ImportFrom: opts.ImportFrom})
 		apiOpts.Bulk = jobs
 	}
 	fhirAPI := api.New(apiOpts)
@@ -148,7 +149,7 @@ func New(opts Options) *Server {
 	mux.HandleFunc("GET /readyz", s.ready)
 	mux.HandleFunc("GET /metrics", s.serveMetrics)
 	mux.Handle("/", apps) // the patient and clinician apps, and every other page
-	s.handler = securityHeaders(api.WithRequestID(record.NewUUID()[:8]+"-", s.metrics.count(compress(newLimiter(opts.MaxActive, opts.MaxQueue, opts.MaxWait, s.metrics, mux)))))
+	s.handler = securityHeaders(api.WithRequestID(record.NewUUID()[:8]+"-", s.metrics.count(compress(act.wrap(newLimiter(opts.MaxActive, opts.MaxQueue, opts.MaxWait, s.metrics, mux))))))
 	return s
 }
 
