@@ -44,7 +44,7 @@ func runAdmin(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("admin "+sub, flag.ContinueOnError)
 	cfg := &serveConfig{Synchronous: "FULL"}
 	fs.StringVar(&cfg.DataDir, "data", envOr("SHAREDCARE_DATA", "data"), "folder of the embedded database (env SHAREDCARE_DATA)")
-	fs.StringVar(&cfg.DatabaseURL, "database-url", envOr("SHAREDCARE_DATABASE_URL", ""), "PostgreSQL URL (env SHAREDCARE_DATABASE_URL)")
+	databaseFlag(fs, &cfg.DatabaseURL, "PostgreSQL URL")
 	var run func(ctx context.Context, db store.Store, a *auth.Server) error
 	switch sub {
 	case "create-user":

@@ -25,7 +25,7 @@ func runAudit(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("audit "+args[0], flag.ContinueOnError)
 	cfg := &serveConfig{Synchronous: "FULL"}
 	fs.StringVar(&cfg.DataDir, "data", envOr("SHAREDCARE_DATA", "data"), "folder of the embedded database (env SHAREDCARE_DATA)")
-	fs.StringVar(&cfg.DatabaseURL, "database-url", envOr("SHAREDCARE_DATABASE_URL", ""), "PostgreSQL URL (env SHAREDCARE_DATABASE_URL)")
+	databaseFlag(fs, &cfg.DatabaseURL, "PostgreSQL URL")
 	days := fs.Int("days", 30, "review: how many days back to list break-glass uses")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err

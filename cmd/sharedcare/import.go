@@ -61,7 +61,7 @@ flags:
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&cfg.Store.DataDir, "data", envOr("SHAREDCARE_DATA", "data"), "folder of the embedded database (env SHAREDCARE_DATA)")
-	fs.StringVar(&cfg.Store.DatabaseURL, "database-url", envOr("SHAREDCARE_DATABASE_URL", ""), "PostgreSQL URL; empty: SQLite in -data (env SHAREDCARE_DATABASE_URL)")
+	databaseFlag(fs, &cfg.Store.DatabaseURL, "PostgreSQL URL; empty: SQLite in -data")
 	fs.StringVar(&cfg.Type, "type", envOr("SHAREDCARE_IMPORT_TYPE", ""), "resource type of inputs whose file name does not start with one (env SHAREDCARE_IMPORT_TYPE)")
 	fs.StringVar(&cfg.Errors, "errors", envOr("SHAREDCARE_IMPORT_ERRORS", ""), "folder for the OperationOutcome files of rejected resources; empty: -data/imports (env SHAREDCARE_IMPORT_ERRORS)")
 	if err := fs.Parse(args); err != nil {

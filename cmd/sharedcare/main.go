@@ -61,6 +61,14 @@ func usage() {
 }
 
 // envOr returns the environment variable's value, or def when it is unset.
+// databaseFlag registers -database, the PostgreSQL URL, and -database-url,
+// the name it had first, on one variable.
+func databaseFlag(fs *flag.FlagSet, dst *string, usage string) {
+	def := envOr("SHAREDCARE_DATABASE_URL", "")
+	fs.StringVar(dst, "database", def, usage+" (env SHAREDCARE_DATABASE_URL)")
+	fs.StringVar(dst, "database-url", def, "the same as -database (env SHAREDCARE_DATABASE_URL)")
+}
+
 func envOr(name, def string) string {
 	if v, ok := os.LookupEnv(name); ok {
 		return v

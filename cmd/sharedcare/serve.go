@@ -76,7 +76,7 @@ func serveFlags(args []string) (*serveConfig, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&cfg.Addr, "addr", envOr("SHAREDCARE_ADDR", ":8080"), "listen address (env SHAREDCARE_ADDR)")
 	fs.StringVar(&cfg.DataDir, "data", envOr("SHAREDCARE_DATA", "data"), "folder for the embedded database (env SHAREDCARE_DATA)")
-	fs.StringVar(&cfg.DatabaseURL, "database-url", envOr("SHAREDCARE_DATABASE_URL", ""), "PostgreSQL URL (postgres://...); empty: embedded SQLite in -data (env SHAREDCARE_DATABASE_URL)")
+	databaseFlag(fs, &cfg.DatabaseURL, "PostgreSQL URL (postgres://...); empty: embedded SQLite in -data")
 	fs.StringVar(&cfg.BaseURL, "base-url", envOr("SHAREDCARE_BASE_URL", ""), "public FHIR base URL for Location headers; empty: from each request's Host (env SHAREDCARE_BASE_URL)")
 	maxBody := fs.String("max-body", envOr("SHAREDCARE_MAX_BODY", "33554432"), "largest request body in bytes (env SHAREDCARE_MAX_BODY)")
 	maxActive := fs.String("max-active", envOr("SHAREDCARE_MAX_ACTIVE", strconv.Itoa(4*runtime.GOMAXPROCS(0))), "requests served at once (default 4 per CPU); more wait in a queue (env SHAREDCARE_MAX_ACTIVE)")
