@@ -85,7 +85,7 @@ var indexTables = []struct {
 	cols []string // name:type
 }{
 	{"idx_string", []string{"param:integer", "norm:text", "exact:text"}},
-	{"idx_token", []string{"param:integer", "system:text", "code:text"}},
+	{"idx_token", []string{"param:integer", "system:text", "code:text", "texted:smallint"}},
 	{"idx_reference", []string{"param:integer", "target_type:text", "target_id:text", "url:text"}},
 	{"idx_date", []string{"param:integer", "lo:bigint", "hi:bigint"}},
 	{"idx_number", []string{"param:integer", "value:float8"}},
@@ -167,14 +167,16 @@ func (s *statements) updateSQL(clear, fill uint8) string {
 // indexRows returns e's values as the arrays indexCTEs reads, for a
 // resource of type typ, and the mask of the tables that have rows. A
 // parameter the registry lacks cannot be searched, so its rows are left
-// out. A nil e has no rows.
-func (p params) indexRows(typ string, e *search.Entries) (args []any, fill uint8) {
+// out. A nil e has no rows. held are the coded texts of e that token_text
+// holds (tx.heldTexts): their token rows stand for their :text rows.
+func (p params) indexRows(typ string, e *search.Entries, held []search.CodedText) (args []any, fill uint8) {
 	if e == nil {
 		return nil, 0
 	}
 	var (
 		sParam, tParam, rParam, dParam, nParam, qParam, uParam, cParam []int32
 		sNorm, sExact, tSystem, tCode                                  []string
+		tTexted                                                        []int16
 		rType, rID, rURL                                               []string
 		dLo, dHi                                                       []int64
 		nValue                                                         []float64
@@ -189,6 +191,9 @@ func (p params) indexRows(typ string, e *search.Entries) (args []any, fill uint8
 		return int32(n), ok
 	}
 	for _, s := range e.Strings {
+		if search.Covered(held, s) {
+			continue
+		}
 		if n, ok := id(s.Param); ok {
 			sParam, sNorm, sExact = append(sParam, n), append(sNorm, pgText(s.Norm)), append(sExact, pgText(s.Exact))
 		}
@@ -196,6 +201,7 @@ func (p params) indexRows(typ string, e *search.Entries) (args []any, fill uint8
 	for _, t := range e.Tokens {
 		if n, ok := id(t.Param); ok {
 			tParam, tSystem, tCode = append(tParam, n), append(tSystem, pgText(t.System)), append(tCode, pgText(t.Code))
+			tTexted = append(tTexted, int16(search.Texted(held, t)))
 		}
 	}
 	for _, r := range e.References {
@@ -236,7 +242,7 @@ func (p params) indexRows(typ string, e *search.Entries) (args []any, fill uint8
 		cols []any
 	}{
 		{len(sParam), []any{sParam, sNorm, sExact}},
-		{len(tParam), []any{tParam, tSystem, tCode}},
+		{len(tParam), []any{tParam, tSystem, tCode, tTexted}},
 		{len(rParam), []any{rParam, rType, rID, rURL}},
 		{len(dParam), []any{dParam, dLo, dHi}},
 		{len(nParam), []any{nParam, nValue}},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"sharedcare/internal/search"
 	"sharedcare/internal/store"
 )
 
@@ -75,14 +76,23 @@ func (t *tx) CreateMany(ctx context.Context, ws []*store.Write) ([]*store.Result
 		cols                       [8][]any // per index table: ord, then its columns
 		all                        uint8
 		made                       = make([]*store.Version, len(ws))
+		typs                       = make([]string, len(ws))
+		es                         = make([]*search.Entries, len(ws))
 	)
+	for k, w := range ws {
+		typs[k], es[k] = w.Type, w.Index
+	}
+	held, err := t.heldTexts(ctx, typs, es)
+	if err != nil {
+		return nil, fmt.Errorf("create %d resources: %w", len(ws), err)
+	}
 	for k, w := range ws {
 		if w.Delete || w.IfMatch != 0 || w.CreateOnly {
 			return nil, fmt.Errorf("postgres: CreateMany of %s/%s: a delete, If-Match or create-only write", w.Type, w.ID)
 		}
 		v := t.firstVersion(w)
 		made[k] = v
-		rows, fill := t.db.params.indexRows(w.Type, w.Index)
+		rows, fill := t.db.params.indexRows(w.Type, w.Index, held[k])
 		ords, types, ids = append(ords, int32(k)), append(types, w.Type), append(ids, w.ID)
 		updated, bodies, fills = append(updated, v.LastUpdated.UnixMilli()), append(bodies, v.Body), append(fills, int16(fill))
 		patients, srcs, versions = append(patients, strings.Join(w.Patients, " ")), append(srcs, w.Source), append(versions, int32(v.VersionID))
@@ -113,7 +123,7 @@ func (t *tx) CreateMany(ctx context.Context, ws []*store.Write) ([]*store.Result
 		}
 	}
 	out := make([]*store.Result, len(ws))
-	err := t.query(ctx, t.db.stmts.manySQL(all), args, func(rows pgx.Rows) error {
+	err = t.query(ctx, t.db.stmts.manySQL(all), args, func(rows pgx.Rows) error {
 		for rows.Next() {
 			var ord int32
 			var seq int64
@@ -135,6 +145,8 @@ func (t *tx) CreateMany(ctx context.Context, ws []*store.Write) ([]*store.Result
 // columnLen is the length of one of indexRows' column arrays.
 func columnLen(col any) int {
 	switch c := col.(type) {
+	case []int16:
+		return len(c)
 	case []int32:
 		return len(c)
 	case []int64:
@@ -151,6 +163,9 @@ func columnLen(col any) int {
 // may be nil).
 func appendColumn(dst, src any) any {
 	switch s := src.(type) {
+	case []int16:
+		d, _ := dst.([]int16)
+		return append(d, s...)
 	case []int32:
 		d, _ := dst.([]int32)
 		return append(d, s...)

@@ -74,6 +74,7 @@ type DB struct {
 	opts   Options
 	log    *slog.Logger
 	params params // the search parameter registry, read at Open
+	texts  texts  // token_text rows seen committed
 	stmts  statements
 	audit  *auditLog
 }

@@ -179,6 +179,25 @@ CREATE INDEX search_snapshots_created ON search_snapshots (created);
 	`
 DROP INDEX IF EXISTS idx_reference_t;
 `,
+	// 6: a code's texts kept once (the embedded store's migration 6 too).
+	// Most :text rows repeat, resource after resource, a coding's display
+	// or its CodeableConcept's text: a quarter of all index rows. token_text
+	// holds the first of each kind (1 display, 2 concept text) stored for
+	// each (token parameter, system, code); a token row whose resource
+	// carries that same text has the kind's bit set in texted and no :text
+	// row for it. Rows written before this have texted 0 and keep their
+	// :text rows. The search index is rebuilt to carry texted.
+	`
+CREATE TABLE token_text (
+	param integer NOT NULL, system text COLLATE "C" NOT NULL, code text COLLATE "C" NOT NULL,
+	kind smallint NOT NULL, norm text COLLATE "C" NOT NULL,
+	PRIMARY KEY (param, system, code, kind)
+);
+CREATE INDEX token_text_s ON token_text (param, norm);
+ALTER TABLE idx_token ADD COLUMN texted smallint NOT NULL DEFAULT 0;
+DROP INDEX idx_token_s;
+CREATE INDEX idx_token_s ON idx_token (param, code, system) INCLUDE (rid, texted);
+`,
 }
 
 // migrateLock is the advisory lock key (per database) that serialises

@@ -150,6 +150,7 @@ func (db *DB) runTx(ctx context.Context, fn func(store.Tx) error) (err error, lo
 	case tag.String() != "COMMIT":
 		return fmt.Errorf("commit: the database answered %s", tag), false
 	}
+	db.texts.add(t.texts)
 	return nil, false
 }
 
@@ -157,8 +158,9 @@ func (db *DB) runTx(ctx context.Context, fn func(store.Tx) error) (err error, lo
 type tx struct {
 	db    *DB
 	conn  *pgxpool.Conn
-	begun bool  // BEGIN was sent
-	err   error // the statement that failed and aborted the transaction
+	begun bool               // BEGIN was sent
+	err   error              // the statement that failed and aborted the transaction
+	texts map[textKey]string // token_text rows read or written, cached once committed
 }
 
 // query runs one statement in the transaction and passes its rows to fn,
@@ -298,7 +300,11 @@ func (t *tx) Put(ctx context.Context, w *store.Write) (*store.Result, error) {
 // import's VersionID), or returns nil if it exists.
 func (t *tx) create(ctx context.Context, w *store.Write) (*store.Result, error) {
 	v := t.firstVersion(w)
-	rows, fill := t.db.params.indexRows(w.Type, w.Index)
+	held, err := t.heldTexts(ctx, []string{w.Type}, []*search.Entries{w.Index})
+	if err != nil {
+		return nil, fmt.Errorf("put %s/%s: %w", w.Type, w.ID, err)
+	}
+	rows, fill := t.db.params.indexRows(w.Type, w.Index, held[0])
 	args := append([]any{w.Type, w.ID, v.LastUpdated.UnixMilli(), v.Body, int16(fill), nz(w.Patients), w.Source, int32(v.VersionID)}, rows...)
 	found, err := t.row(ctx, t.db.stmts.createSQL(fill), args, &v.Seq)
 	switch {
@@ -360,7 +366,11 @@ func (t *tx) update(ctx context.Context, w *store.Write, c *current) (*store.Res
 		v.Body = w.Marshalled().Fill(v.VersionID, v.LastUpdated)
 		body, index = v.Body, w.Index
 	}
-	rows, fill := t.db.params.indexRows(w.Type, index)
+	held, err := t.heldTexts(ctx, []string{w.Type}, []*search.Entries{index})
+	if err != nil {
+		return nil, fmt.Errorf("put %s/%s: %w", w.Type, w.ID, err)
+	}
+	rows, fill := t.db.params.indexRows(w.Type, index, held[0])
 	args := append([]any{w.Type, w.ID, c.rid, v.VersionID, v.LastUpdated.UnixMilli(), int16(v.Method), body, boolInt(v.Deleted), int16(fill),
 		nz(w.Patients), w.Source}, rows...)
 	v.Patients, v.Source = w.Patients, w.Source

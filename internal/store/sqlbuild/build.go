@@ -295,7 +295,7 @@ func (b *builder) filterAs(types []string, f *search.Filter, ridExpr string, dri
 	case f.Code == "_lastUpdated":
 		return b.lastUpdated(f, ridExpr)
 	}
-	if f.Type == "token" && f.Modifier == "text" && b.dialect == SQLite {
+	if f.Type == "token" && f.Modifier == "text" {
 		return b.tokenText(types, f, ridExpr, drive), nil
 	}
 	table, ok := tables[f.Type]
@@ -348,17 +348,7 @@ func (b *builder) filterAs(types []string, f *search.Filter, ridExpr string, dri
 		return fmt.Sprintf("%s IN (SELECT rid FROM %s WHERE %s AND (%s))", ridExpr, table, params, strings.Join(ors, " OR ")), nil
 	}
 	// Arguments are positional: this form puts them in the same order.
-	cond := strings.Join(ors, " OR ")
-	// Probe the candidate's rows by rid: left to themselves, the planners
-	// may prefer the (param, value) index and walk every row of a common
-	// value (all 'laboratory' categories, every Oliver) per candidate.
-	// PostgreSQL underestimates prefix ranges badly enough to choose it.
-	switch b.dialect {
-	case SQLite:
-		cond = valueColumn.ReplaceAllString(cond, "+$1")
-	case PostgreSQL:
-		cond = valueColumn.ReplaceAllString(cond, "COALESCE($1, $1)")
-	}
+	cond := b.probe(strings.Join(ors, " OR "))
 	exists := fmt.Sprintf("EXISTS (SELECT 1 FROM %s x WHERE x.rid = %s AND x.%s AND (%s))", table, ridExpr, params, cond)
 	if f.Modifier == "not" || f.Modifier == "not-in" {
 		return "NOT " + exists, nil
@@ -366,12 +356,28 @@ func (b *builder) filterAs(types []string, f *search.Filter, ridExpr string, dri
 	return exists, nil
 }
 
-// tokenText is a :text filter on SQLite, where a resource's text is found
-// in one of two places: a row of its own in idx_string (code "code:text"),
-// or, for a text that is the one token_text holds for its coding's code
-// (of its kind: a display, or a CodeableConcept's text), the coding's
-// token row with that kind's bit set in texted (see the sqlite store's
-// displays).
+// probe marks the value columns in cond, a condition on one candidate's
+// index rows, as not for index lookup, so that the rows are probed by rid:
+// left to themselves, the planners may prefer the (param, value) index and
+// walk every row of a common value (all 'laboratory' categories, every
+// Oliver) per candidate. PostgreSQL underestimates prefix ranges badly
+// enough to choose it.
+func (b *builder) probe(cond string) string {
+	switch b.dialect {
+	case SQLite:
+		return valueColumn.ReplaceAllString(cond, "+$1")
+	case PostgreSQL:
+		return valueColumn.ReplaceAllString(cond, "COALESCE($1, $1)")
+	}
+	return cond
+}
+
+// tokenText is a :text filter. A resource's text is found in one of two
+// places: a row of its own in idx_string (code "code:text"), or, for a
+// text that is the one token_text holds for its coding's code (of its
+// kind: a display, or a CodeableConcept's text), the coding's token row
+// with that kind's bit set in texted (search.CodedText; each store keeps
+// token_text as it writes).
 func (b *builder) tokenText(types []string, f *search.Filter, ridExpr string, drive bool) string {
 	params := b.paramList("param", types, f.Code+":text")
 	if params == "" {
@@ -394,9 +400,7 @@ func (b *builder) tokenText(types []string, f *search.Filter, ridExpr string, dr
 		return fmt.Sprintf("%s IN (SELECT rid FROM idx_string WHERE %s AND (%s) UNION ALL SELECT t.rid FROM %s WHERE d.%s AND (%s))",
 			ridExpr, params, own, join, tparams, texts("d.norm"))
 	}
-	// As in filterAs: probe the candidate's own rows, not every row of a
-	// common text.
-	own := texts("+norm")
+	own := b.probe(texts("norm"))
 	exists := fmt.Sprintf("EXISTS (SELECT 1 FROM idx_string x WHERE x.rid = %s AND x.%s AND (%s))", ridExpr, params, own)
 	tparams := b.paramList("param", types, f.Code)
 	if tparams == "" {

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 )
 
 // displays keeps the texts that come with a code once (token_text), so that
@@ -13,8 +12,9 @@ import (
 // :text row each: their token row is marked texted instead, and a :text
 // search finds them through token_text. A code has two such texts, each
 // the first one stored for it: its display, and the text of a
-// CodeableConcept whose first coding it is (textDisplay, textConcept). A
-// resource whose text differs gets an ordinary :text row.
+// CodeableConcept whose first coding it is (search.TextDisplay,
+// search.TextConcept). A resource whose text differs gets an ordinary
+// :text row.
 //
 // It belongs to the writer and caches what it has read or written. A
 // token_text row never changes once committed, so a cached one stays true
@@ -31,14 +31,8 @@ type displays struct {
 type displayKey struct {
 	param        int64 // the token parameter's id
 	system, code string
-	kind         int64 // textDisplay or textConcept
+	kind         int64 // search.TextDisplay or search.TextConcept
 }
-
-// The kinds of text kept per code, as bits of idx_token.texted.
-const (
-	textDisplay = 1
-	textConcept = 2
-)
 
 // maxKnownDisplays bounds the cache: a record holds a few thousand codes
 // in common use, but free-standing terminologies could hold far more.
@@ -108,15 +102,4 @@ func (d *displays) ended(committed bool) {
 	}
 	clear(d.batch)
 	d.job = d.job[:0]
-}
-
-// folded is a text of a coding that its token row stands for.
-type folded struct {
-	displayKey
-	norm string
-}
-
-// tokenParam returns the token parameter a ":text" code derives from.
-func tokenParam(textCode string) (string, bool) {
-	return strings.CutSuffix(textCode, ":text")
 }

@@ -105,7 +105,8 @@ type indexWriter struct {
 	pending [8][]any             // per table: buffered row values
 	rows    [8]int               // per table: buffered rows
 	texts   *displays
-	folds   []folded // scratch for write
+	coded   []search.CodedText // scratch for write
+	held    []search.CodedText // scratch for write
 }
 
 func newIndexWriter(ctx context.Context, conn *sql.Conn) (*indexWriter, error) {
@@ -199,17 +200,17 @@ func (w *indexWriter) write(ctx context.Context, p *params, typ string, rid int6
 		w.pending[table] = append(append(w.pending[table], rid, id), vals...)
 		w.rows[table]++
 	}
-	folds, err := w.fold(ctx, p, typ, e)
+	held, err := w.heldTexts(ctx, p, typ, e)
 	if err != nil {
 		return err
 	}
 	for _, s := range e.Strings {
-		if !covered(folds, p, typ, s) {
+		if !search.Covered(held, s) {
 			add(0, s.Param, s.Norm, s.Exact)
 		}
 	}
 	for _, t := range e.Tokens {
-		add(1, t.Param, t.System, t.Code, texted(folds, p, typ, t))
+		add(1, t.Param, t.System, t.Code, search.Texted(held, t))
 	}
 	for _, r := range e.References {
 		add(2, r.Param, r.TargetType, r.TargetID, r.URL)
@@ -232,77 +233,25 @@ func (w *indexWriter) write(ctx context.Context, p *params, typ string, rid int6
 	return nil
 }
 
-// fold returns the texts of e's codings that are the ones token_text holds
-// for their code (storing them for a code new to it): the codings' token
-// rows stand for their :text rows.
-func (w *indexWriter) fold(ctx context.Context, p *params, typ string, e *search.Entries) ([]folded, error) {
-	folds := w.folds[:0]
-	for _, s := range e.Strings {
-		if s.Code == "" {
-			continue
-		}
-		code, ok := tokenParam(s.Param)
+// heldTexts returns the coded texts of e that token_text holds for their
+// codes (storing those of codes new to it): their codings' token rows
+// stand for their :text rows.
+func (w *indexWriter) heldTexts(ctx context.Context, p *params, typ string, e *search.Entries) ([]search.CodedText, error) {
+	held := w.held[:0]
+	w.coded = e.CodedTexts(w.coded[:0])
+	for _, ct := range w.coded {
+		id, ok := p.id(typ, ct.Key.Param)
 		if !ok {
 			continue
 		}
-		id, ok := p.id(typ, code)
-		if !ok {
-			continue
-		}
-		k := displayKey{param: id, system: s.System, code: s.Code, kind: textDisplay}
-		if s.Concept {
-			k.kind = textConcept
-		}
-		held, err := w.texts.holds(ctx, k, s.Norm)
+		ok, err := w.texts.holds(ctx, displayKey{param: id, system: ct.Key.System, code: ct.Key.Code, kind: int64(ct.Key.Kind)}, ct.Norm)
 		if err != nil {
 			return nil, err
 		}
-		if held {
-			folds = append(folds, folded{displayKey: k, norm: s.Norm})
+		if ok {
+			held = append(held, ct)
 		}
 	}
-	w.folds = folds
-	return folds, nil
-}
-
-// covered reports whether a :text entry's text is already stood for by a
-// texted token row of the same parameter: its own coding's, or another
-// coding's with the same display (a CodeableConcept's text repeating it).
-func covered(folds []folded, p *params, typ string, s search.StringEntry) bool {
-	if len(folds) == 0 {
-		return false
-	}
-	code, ok := tokenParam(s.Param)
-	if !ok {
-		return false
-	}
-	id, ok := p.id(typ, code)
-	if !ok {
-		return false
-	}
-	for _, f := range folds {
-		if f.param == id && f.norm == s.Norm {
-			return true
-		}
-	}
-	return false
-}
-
-// texted is the texted column of token entry t: the kinds of text its row
-// stands for.
-func texted(folds []folded, p *params, typ string, t search.TokenEntry) int64 {
-	if len(folds) == 0 {
-		return 0
-	}
-	id, ok := p.id(typ, t.Param)
-	if !ok {
-		return 0
-	}
-	var kinds int64
-	for _, f := range folds {
-		if f.param == id && f.system == t.System && f.code == t.Code {
-			kinds |= f.kind
-		}
-	}
-	return kinds
+	w.held = held
+	return held, nil
 }
