@@ -22,6 +22,33 @@ type metrics struct {
 	byClass  [6]atomic.Uint64 // responses by status class: 1xx .. 5xx (index 1..5)
 	shed     atomic.Uint64    // requests refused by the limiter
 	durNanos atomic.Uint64    // total time serving requests
+	// latency counts requests by the time taken to serve them, per bucket
+	// of latencyBounds (the last: longer), health checks and metrics left
+	// out; rendered as a cumulative histogram.
+	latency    [len(latencyBounds) + 1]atomic.Uint64
+	latencySum atomic.Uint64 // nanoseconds, of the requests counted in latency
+}
+
+// latencyBounds are the upper bounds of the latency histogram's buckets:
+// fine around the millisecond that a read by id takes, so that a change
+// of a tenth in its p99 shows.
+var latencyBounds = [...]time.Duration{
+	250 * time.Microsecond, 500 * time.Microsecond, 750 * time.Microsecond,
+	time.Millisecond, 1250 * time.Microsecond, 1500 * time.Microsecond, 1750 * time.Microsecond,
+	2 * time.Millisecond, 2500 * time.Microsecond, 3 * time.Millisecond, 4 * time.Millisecond,
+	5 * time.Millisecond, 7500 * time.Microsecond, 10 * time.Millisecond, 25 * time.Millisecond,
+	50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond,
+	time.Second, 2500 * time.Millisecond, 5 * time.Second, 10 * time.Second,
+}
+
+// observe counts a request that took d.
+func (m *metrics) observe(d time.Duration) {
+	i := 0
+	for i < len(latencyBounds) && d > latencyBounds[i] {
+		i++
+	}
+	m.latency[i].Add(1)
+	m.latencySum.Add(uint64(d))
 }
 
 // committer is a store whose writer commits callers' transactions in
@@ -43,7 +70,13 @@ func (m *metrics) count(next http.Handler) http.Handler {
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
 			m.inFlight.Add(-1)
-			m.durNanos.Add(uint64(time.Since(start)))
+			d := time.Since(start)
+			m.durNanos.Add(uint64(d))
+			switch r.URL.Path {
+			case "/healthz", "/readyz", "/metrics":
+			default:
+				m.observe(d)
+			}
 			if c := sw.status / 100; c >= 1 && c <= 5 {
 				m.byClass[c].Add(1)
 			}
@@ -135,5 +168,14 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	}
 	fmt.Fprintf(&b, "# HELP sharedcare_http_shed_total Requests refused with 503 because the server was at capacity.\n# TYPE sharedcare_http_shed_total counter\nsharedcare_http_shed_total %d\n", m.shed.Load())
 	fmt.Fprintf(&b, "# HELP sharedcare_http_request_seconds_total Time spent serving requests.\n# TYPE sharedcare_http_request_seconds_total counter\nsharedcare_http_request_seconds_total %g\n", float64(m.durNanos.Load())/1e9)
+	fmt.Fprintf(&b, "# HELP sharedcare_http_request_duration_seconds Time to serve a request, from its headers read to its response written (health checks and metrics left out).\n# TYPE sharedcare_http_request_duration_seconds histogram\n")
+	var n uint64
+	for i, le := range latencyBounds {
+		n += m.latency[i].Load()
+		fmt.Fprintf(&b, "sharedcare_http_request_duration_seconds_bucket{le=\"%g\"} %d\n", le.Seconds(), n)
+	}
+	n += m.latency[len(latencyBounds)].Load()
+	fmt.Fprintf(&b, "sharedcare_http_request_duration_seconds_bucket{le=\"+Inf\"} %d\n", n)
+	fmt.Fprintf(&b, "sharedcare_http_request_duration_seconds_sum %g\nsharedcare_http_request_duration_seconds_count %d\n", float64(m.latencySum.Load())/1e9, n)
 	w.Write([]byte(b.String()))
 }

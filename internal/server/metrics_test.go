@@ -34,7 +34,9 @@ func TestMetrics(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{"process_resident_memory_bytes ", "sharedcare_database_bytes ", `sharedcare_http_responses_total{class="2xx"} 1`, `sharedcare_http_responses_total{class="4xx"} 1`, "sharedcare_http_shed_total 0", "sharedcare_store_commits_total ", "sharedcare_store_committed_writes_total "} {
+	for _, want := range []string{"process_resident_memory_bytes ", "sharedcare_database_bytes ", `sharedcare_http_responses_total{class="2xx"} 1`, `sharedcare_http_responses_total{class="4xx"} 1`, "sharedcare_http_shed_total 0", "sharedcare_store_commits_total ", "sharedcare_store_committed_writes_total ",
+		"# TYPE sharedcare_http_request_duration_seconds histogram", `sharedcare_http_request_duration_seconds_bucket{le="10"} 2`,
+		`sharedcare_http_request_duration_seconds_bucket{le="+Inf"} 2`, "sharedcare_http_request_duration_seconds_count 2\n"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("/metrics lacks %q:\n%s", want, b)
 		}
