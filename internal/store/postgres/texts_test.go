@@ -89,19 +89,8 @@ func TestTextsKeptOnce(t *testing.T) {
 		"hypertension": {"c1"},
 		"high blood":   {"c2"},
 	} {
-		q, err := search.Parse("Condition", url.Values{"code:text": {text}}, search.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
 		for _, db := range []*DB{a, b} {
-			res, err := db.Search(ctx, q)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []string
-			for _, v := range res.Matches {
-				got = append(got, v.ID)
-			}
+			got := storetest.MatchIDs(t, db, "Condition", url.Values{"code:text": {text}}.Encode())
 			slices.Sort(got)
 			if !slices.Equal(got, want) {
 				t.Errorf("code:text=%s found %v, want %v", text, got, want)

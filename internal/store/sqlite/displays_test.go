@@ -10,6 +10,7 @@ import (
 	"sharedcare/internal/fhir"
 	"sharedcare/internal/search"
 	"sharedcare/internal/store"
+	"sharedcare/internal/store/storetest"
 )
 
 // TestDisplaysKeptOnce checks that a code's display is stored once and
@@ -74,18 +75,7 @@ func TestDisplaysKeptOnce(t *testing.T) {
 		"bronchial": {"a4"},
 		"asthma,br": {"a1", "a2", "a3", "a4"},
 	} {
-		q, err := search.Parse("Condition", url.Values{"code:text": {text}}, search.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := db.Search(ctx, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for _, v := range res.Matches {
-			got = append(got, v.ID)
-		}
+		got := storetest.MatchIDs(t, db, "Condition", url.Values{"code:text": {text}}.Encode())
 		slices.Sort(got)
 		if !slices.Equal(got, want) {
 			t.Errorf("code:text=%s found %v, want %v", text, got, want)

@@ -262,22 +262,7 @@ func testCreateMany(t *testing.T, s store.Store) {
 	if v, err := s.Read(ctx, "Patient", "cm-old"); err != nil || !strings.Contains(string(v.Body), "Old") || v.VersionID != 1 {
 		t.Errorf("Read cm-old = %+v, %v; want it untouched", v, err)
 	}
-	search1 := func(typ, raw string) string {
-		vals, _ := url.ParseQuery(raw)
-		q, err := search.Parse(typ, vals, search.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := s.Search(ctx, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ids []string
-		for _, m := range res.Matches {
-			ids = append(ids, m.ID)
-		}
-		return strings.Join(ids, " ")
-	}
+	search1 := func(typ, raw string) string { return strings.Join(MatchIDs(t, s, typ, raw), " ") }
 	if got := search1("Patient", "family=many&_sort=_id"); got != "cm-a cm-b" {
 		t.Errorf("Patient?family=many = %q, want cm-a cm-b (their index rows)", got)
 	}
