@@ -17,23 +17,18 @@ type Entries struct {
 	Quantities []QuantityEntry
 	URIs       []URIEntry
 	Composites []CompositeEntry
+	// Coded are the :text entries (in Strings) that belong to a coding,
+	// keyed by it, so that a store may keep such a text once per code
+	// instead of once per resource (texts.go). They are not rows.
+	Coded []CodedText
 }
 
 // StringEntry is one string part: a name's family, an address's city ...
-// A token's text (a "code:text" row) that is a coding's display, or a
-// CodeableConcept's text, also names the coding (the concept's first with
-// a code), so that a store may keep such a text once per code instead of
-// once per resource.
 type StringEntry struct {
-	Param        string
-	Norm         string // Normalize(Exact): lower case, accents and extra spaces gone
-	Exact        string
-	System, Code string // the coding the text belongs to, if any
-	Concept      bool   // the text is its CodeableConcept's, not the coding's display
+	Param string
+	Norm  string // Normalize(Exact): lower case, accents and extra spaces gone
+	Exact string
 }
-
-// key is what makes two string entries the same row.
-func (s StringEntry) key() [3]string { return [3]string{s.Param, s.Norm, s.Exact} }
 
 // TokenEntry is a code, identifier, boolean or contact point value.
 type TokenEntry struct {
@@ -119,7 +114,7 @@ func (e *Entries) Len() int {
 // reached by two paths of one expression, would otherwise cost the store
 // an index insert for a row it already has.
 func (e *Entries) dedup() {
-	e.Strings = distinctBy(e.Strings, StringEntry.key)
+	e.Strings = distinct(e.Strings)
 	e.Tokens = distinct(e.Tokens)
 	e.References = distinct(e.References)
 	e.Dates = distinct(e.Dates)
@@ -127,33 +122,28 @@ func (e *Entries) dedup() {
 	e.Quantities = distinct(e.Quantities)
 	e.URIs = distinct(e.URIs)
 	e.Composites = distinct(e.Composites)
+	e.Coded = distinct(e.Coded)
 }
 
-// distinct removes repeats from s in place, keeping order.
+// distinct removes repeats from s in place, keeping order. Resources have
+// few entries of a kind, so a linear search beats a map until there are
+// many.
 func distinct[T comparable](s []T) []T {
-	return distinctBy(s, func(v T) T { return v })
-}
-
-// distinctBy removes from s in place the entries whose key repeats an
-// earlier one's, keeping order. Resources have few entries of a kind, so a
-// linear search beats a map until there are many.
-func distinctBy[T any, K comparable](s []T, key func(T) K) []T {
 	if len(s) < 2 {
 		return s
 	}
 	out := s[:0]
 	if len(s) <= 64 {
 		for _, v := range s {
-			k := key(v)
-			if !slices.ContainsFunc(out, func(o T) bool { return key(o) == k }) {
+			if !slices.Contains(out, v) {
 				out = append(out, v)
 			}
 		}
 	} else {
-		seen := make(map[K]bool, len(s))
+		seen := make(map[T]bool, len(s))
 		for _, v := range s {
-			if k := key(v); !seen[k] {
-				seen[k] = true
+			if !seen[v] {
+				seen[v] = true
 				out = append(out, v)
 			}
 		}

@@ -185,25 +185,27 @@ func (e *Entries) tok(param, system, code string) {
 }
 
 func (e *Entries) text(param, s string) {
-	e.codedText(StringEntry{Param: param + ":text", Exact: s})
+	e.codedText(param, s, TextKey{})
 }
 
-// codedText indexes s.Exact, a text of a token parameter, for :text.
-func (e *Entries) codedText(s StringEntry) {
-	if s.Exact = strings.TrimSpace(s.Exact); s.Exact != "" {
-		s.Norm = Normalize(s.Exact)
-		e.Strings = append(e.Strings, s)
+// codedText indexes s, a text of token parameter param, for :text, and
+// as a coded text under k when it belongs to a coding (k.Code set).
+func (e *Entries) codedText(param, s string, k TextKey) {
+	if s = strings.TrimSpace(s); s == "" {
+		return
+	}
+	norm := Normalize(s)
+	e.Strings = append(e.Strings, StringEntry{Param: param + ":text", Norm: norm, Exact: s})
+	if k.Code != "" {
+		k.Param = param
+		e.Coded = append(e.Coded, CodedText{Key: k, Norm: norm})
 	}
 }
 
 func (e *Entries) coding(param string, c *fhir.Value) {
 	system, code := c.Str("system"), c.Str("code")
 	e.tok(param, system, code)
-	if code != "" {
-		e.codedText(StringEntry{Param: param + ":text", Exact: c.Str("display"), System: system, Code: code})
-	} else {
-		e.text(param, c.Str("display"))
-	}
+	e.codedText(param, c.Str("display"), TextKey{System: system, Code: code, Kind: TextDisplay})
 }
 
 func (e *Entries) addToken(param, typ string, v *fhir.Value) {
@@ -211,17 +213,17 @@ func (e *Entries) addToken(param, typ string, v *fhir.Value) {
 	case "Coding":
 		e.coding(param, v)
 	case "CodeableConcept":
-		text := StringEntry{Param: param + ":text", Exact: v.Str("text"), Concept: true}
+		first := TextKey{Kind: TextConcept} // the first coding with a code
 		if cs := v.Get("coding"); cs != nil && cs.Kind == fhir.Array {
 			for i := range cs.Items {
 				c := &cs.Items[i]
 				e.coding(param, c)
-				if text.Code == "" {
-					text.System, text.Code = c.Str("system"), c.Str("code")
+				if first.Code == "" {
+					first.System, first.Code = c.Str("system"), c.Str("code")
 				}
 			}
 		}
-		e.codedText(text)
+		e.codedText(param, v.Str("text"), first)
 	case "Identifier":
 		value := v.Str("value")
 		e.tok(param, v.Str("system"), value)

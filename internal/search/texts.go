@@ -19,29 +19,11 @@ const (
 	TextConcept = 2
 )
 
-// CodedText is a :text entry that belongs to a coding, with its key.
+// CodedText is a :text entry that belongs to a coding, with its key
+// (Entries.Coded).
 type CodedText struct {
 	Key  TextKey
 	Norm string
-}
-
-// CodedTexts appends to buf e's :text entries that belong to a coding.
-func (e *Entries) CodedTexts(buf []CodedText) []CodedText {
-	for _, s := range e.Strings {
-		if s.Code == "" {
-			continue
-		}
-		param, ok := strings.CutSuffix(s.Param, ":text")
-		if !ok {
-			continue
-		}
-		k := TextKey{Param: param, System: s.System, Code: s.Code, Kind: TextDisplay}
-		if s.Concept {
-			k.Kind = TextConcept
-		}
-		buf = append(buf, CodedText{Key: k, Norm: s.Norm})
-	}
-	return buf
 }
 
 // Covered reports whether string entry s needs no row of its own because

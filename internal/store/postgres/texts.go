@@ -72,7 +72,7 @@ func (t *tx) heldTexts(ctx context.Context, typs []string, es []*search.Entries)
 		if e == nil {
 			continue
 		}
-		coded[i] = e.CodedTexts(nil)
+		coded[i] = e.Coded
 		keys[i] = make([]textKey, len(coded[i]))
 		for j, ct := range coded[i] {
 			id, ok := t.db.params.id(typs[i], ct.Key.Param)

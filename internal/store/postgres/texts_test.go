@@ -27,7 +27,8 @@ func TestTextsKeptOnce(t *testing.T) {
 	entries := func(code, display string) *search.Entries {
 		return &search.Entries{
 			Tokens:  []search.TokenEntry{{Param: "code", System: sct, Code: code}},
-			Strings: []search.StringEntry{{Param: "code:text", Norm: search.Normalize(display), Exact: display, System: sct, Code: code}},
+			Strings: []search.StringEntry{{Param: "code:text", Norm: search.Normalize(display), Exact: display}},
+			Coded:   []search.CodedText{{Key: search.TextKey{Param: "code", System: sct, Code: code, Kind: search.TextDisplay}, Norm: search.Normalize(display)}},
 		}
 	}
 	write := func(db *DB, id, code, display string) *store.Write {

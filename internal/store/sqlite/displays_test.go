@@ -23,7 +23,9 @@ func TestDisplaysKeptOnce(t *testing.T) {
 	condition := func(display string) *search.Entries {
 		return &search.Entries{
 			Tokens:  []search.TokenEntry{{Param: "code", System: "http://snomed.info/sct", Code: "195967001"}},
-			Strings: []search.StringEntry{{Param: "code:text", Norm: search.Normalize(display), Exact: display, System: "http://snomed.info/sct", Code: "195967001"}},
+			Strings: []search.StringEntry{{Param: "code:text", Norm: search.Normalize(display), Exact: display}},
+			Coded: []search.CodedText{{Key: search.TextKey{Param: "code", System: "http://snomed.info/sct", Code: "195967001", Kind: search.TextDisplay},
+				Norm: search.Normalize(display)}},
 		}
 	}
 	put := func(db *DB, id, display string) {

@@ -105,7 +105,6 @@ type indexWriter struct {
 	pending [8][]any             // per table: buffered row values
 	rows    [8]int               // per table: buffered rows
 	texts   *displays
-	coded   []search.CodedText // scratch for write
 	held    []search.CodedText // scratch for write
 }
 
@@ -238,8 +237,7 @@ func (w *indexWriter) write(ctx context.Context, p *params, typ string, rid int6
 // stand for their :text rows.
 func (w *indexWriter) heldTexts(ctx context.Context, p *params, typ string, e *search.Entries) ([]search.CodedText, error) {
 	held := w.held[:0]
-	w.coded = e.CodedTexts(w.coded[:0])
-	for _, ct := range w.coded {
+	for _, ct := range e.Coded {
 		id, ok := p.id(typ, ct.Key.Param)
 		if !ok {
 			continue
