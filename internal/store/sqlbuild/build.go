@@ -379,10 +379,6 @@ func (b *builder) probe(cond string) string {
 // with that kind's bit set in texted (search.CodedText; each store keeps
 // token_text as it writes).
 func (b *builder) tokenText(types []string, f *search.Filter, ridExpr string, drive bool) string {
-	params := b.paramList("param", types, f.Code+":text")
-	if params == "" {
-		return "0 = 1"
-	}
 	texts := func(col string) string {
 		var ors []string
 		for i := range f.Values {
@@ -390,24 +386,21 @@ func (b *builder) tokenText(types []string, f *search.Filter, ridExpr string, dr
 		}
 		return strings.Join(ors, " OR ")
 	}
+	// Arguments are positional: both forms place them in this order.
+	params := b.paramList("param", types, f.Code+":text")
+	if params == "" {
+		return "0 = 1"
+	}
+	own := texts("norm")
+	tparams := b.paramList("param", types, f.Code) // registered with every :text code
+	coded := texts("d.norm")
 	const join = "token_text d JOIN idx_token t ON t.param = d.param AND t.code = d.code AND t.system = d.system AND (t.texted & d.kind) != 0"
 	if drive {
-		own := texts("norm")
-		tparams := b.paramList("param", types, f.Code)
-		if tparams == "" {
-			return fmt.Sprintf("%s IN (SELECT rid FROM idx_string WHERE %s AND (%s))", ridExpr, params, own)
-		}
 		return fmt.Sprintf("%s IN (SELECT rid FROM idx_string WHERE %s AND (%s) UNION ALL SELECT t.rid FROM %s WHERE d.%s AND (%s))",
-			ridExpr, params, own, join, tparams, texts("d.norm"))
+			ridExpr, params, own, join, tparams, coded)
 	}
-	own := b.probe(texts("norm"))
-	exists := fmt.Sprintf("EXISTS (SELECT 1 FROM idx_string x WHERE x.rid = %s AND x.%s AND (%s))", ridExpr, params, own)
-	tparams := b.paramList("param", types, f.Code)
-	if tparams == "" {
-		return exists
-	}
-	return fmt.Sprintf("(%s OR EXISTS (SELECT 1 FROM %s WHERE t.rid = %s AND t.%s AND (%s)))",
-		exists, join, ridExpr, tparams, texts("d.norm"))
+	return fmt.Sprintf("(EXISTS (SELECT 1 FROM idx_string x WHERE x.rid = %s AND x.%s AND (%s)) OR EXISTS (SELECT 1 FROM %s WHERE t.rid = %s AND t.%s AND (%s)))",
+		ridExpr, params, b.probe(own), join, ridExpr, tparams, coded)
 }
 
 // valueColumn matches the value columns of the index tables in a
