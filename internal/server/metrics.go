@@ -19,9 +19,14 @@ import (
 type metrics struct {
 	started  time.Time
 	inFlight atomic.Int64
-	byClass  [6]atomic.Uint64 // responses by status class: 1xx .. 5xx (index 1..5)
-	shed     atomic.Uint64    // requests refused by the limiter
-	durNanos atomic.Uint64    // total time serving requests
+	// interactive counts the requests in flight that paced bulk jobs stand
+	// aside for (bulk.Options.Busy): all but health checks, metrics and
+	// downloads of bulk output, since a slow client fetching a large
+	// export file would otherwise hold jobs back for as long.
+	interactive atomic.Int64
+	byClass     [6]atomic.Uint64 // responses by status class: 1xx .. 5xx (index 1..5)
+	shed        atomic.Uint64    // requests refused by the limiter
+	durNanos    atomic.Uint64    // total time serving requests
 	// latency counts requests by the time taken to serve them, per bucket
 	// of latencyBounds (the last: longer), health checks and metrics left
 	// out; rendered as a cumulative histogram.
@@ -51,6 +56,9 @@ func (m *metrics) observe(d time.Duration) {
 	m.latencySum.Add(uint64(d))
 }
 
+// busy reports whether an interactive request is being served.
+func (m *metrics) busy() bool { return m.interactive.Load() > 0 }
+
 // committer is a store whose writer commits callers' transactions in
 // groups.
 type committer interface {
@@ -65,16 +73,28 @@ type sizer interface {
 // count wraps next to count requests and their outcomes.
 func (m *metrics) count(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var operator, interactive bool // health checks and metrics; what bulk jobs yield to
+		switch r.URL.Path {
+		case "/healthz", "/readyz", "/metrics":
+			operator = true
+		case "/fhir/$bulk-file":
+		default:
+			interactive = true
+		}
 		m.inFlight.Add(1)
+		if interactive {
+			m.interactive.Add(1)
+		}
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
 			m.inFlight.Add(-1)
+			if interactive {
+				m.interactive.Add(-1)
+			}
 			d := time.Since(start)
 			m.durNanos.Add(uint64(d))
-			switch r.URL.Path {
-			case "/healthz", "/readyz", "/metrics":
-			default:
+			if !operator {
 				m.observe(d)
 			}
 			if c := sw.status / 100; c >= 1 && c <= 5 {

@@ -121,18 +121,18 @@ func New(opts Options) *Server {
 	rec := record.New(record.Options{Store: opts.Store, Validator: opts.Validator, DurableReadAudit: opts.DurableReadAudit,
 		Log: opts.Log.With("component", "record")})
 	var jobs *bulk.Service
-	act := &activity{}
+	m := &metrics{started: time.Now()}
 	apiOpts := api.Options{Record: rec, MaxBody: opts.MaxBody, BaseURL: opts.BaseURL, Version: opts.Version, Log: opts.Log.With("component", "api"),
 		Security: &api.Security{Authorize: e.Authorize, Token: e.Token, Introspect: e.Introspect, Revoke: e.Revoke}}
 	if opts.ExportDir != "" {
-		jobs = bulk.New(bulk.Options{Record: rec, Dir: opts.ExportDir, Expiry: opts.ExportExpiry, MaxJobs: opts.BulkJobs, Duty: opts.BulkDuty, Busy: act.busy,
+		jobs = bulk.New(bulk.Options{Record: rec, Dir: opts.ExportDir, Expiry: opts.ExportExpiry, MaxJobs: opts.BulkJobs, Duty: opts.BulkDuty, Busy: m.busy,
 			Log: opts.Log, ImportFrom: opts.ImportFrom})
 		apiOpts.Bulk = jobs
 	}
 	fhirAPI := api.New(apiOpts)
 	apps := web.New(web.Options{Record: rec, Auth: authz, Origin: opts.Auth.Issuer, FHIRBase: opts.Auth.FHIRBase,
 		IdleTimeout: opts.SessionIdle, Now: opts.Auth.Now, Log: opts.Log.With("component", "web")})
-	s := &Server{store: opts.Store, log: opts.Log, metrics: &metrics{started: time.Now()}, auth: authz, insecure: opts.InsecureNoAuth, bulk: jobs}
+	s := &Server{store: opts.Store, log: opts.Log, metrics: m, auth: authz, insecure: opts.InsecureNoAuth, bulk: jobs}
 	if s.insecure {
 		s.warnInsecure(context.Background())
 	}
@@ -149,7 +149,7 @@ func New(opts Options) *Server {
 	mux.HandleFunc("GET /readyz", s.ready)
 	mux.HandleFunc("GET /metrics", s.serveMetrics)
 	mux.Handle("/", apps) // the patient and clinician apps, and every other page
-	s.handler = securityHeaders(api.WithRequestID(record.NewUUID()[:8]+"-", s.metrics.count(compress(act.wrap(newLimiter(opts.MaxActive, opts.MaxQueue, opts.MaxWait, s.metrics, mux))))))
+	s.handler = securityHeaders(api.WithRequestID(record.NewUUID()[:8]+"-", s.metrics.count(compress(newLimiter(opts.MaxActive, opts.MaxQueue, opts.MaxWait, s.metrics, mux)))))
 	return s
 }
 

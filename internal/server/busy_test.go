@@ -6,13 +6,13 @@ import (
 	"testing"
 )
 
-// TestActivityCountsInteractiveRequests checks what bulk jobs yield to:
+// TestBusyCountsInteractiveRequests checks what bulk jobs yield to:
 // a request being served, but not a health check, metrics or a download
 // of bulk output, and nothing once the request has been answered.
-func TestActivityCountsInteractiveRequests(t *testing.T) {
-	a := &activity{}
+func TestBusyCountsInteractiveRequests(t *testing.T) {
+	a := &metrics{}
 	var during bool
-	h := a.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { during = a.busy() }))
+	h := a.count(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { during = a.busy() }))
 	for _, c := range []struct {
 		path string
 		busy bool
