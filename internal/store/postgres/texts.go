@@ -63,18 +63,16 @@ func (c *texts) add(rows map[textKey]string) {
 // end), then a read of what is there. A code whose row this transaction
 // cannot see is taken as not held: its resources keep their :text rows.
 func (t *tx) heldTexts(ctx context.Context, typs []string, es []*search.Entries) ([][]search.CodedText, error) {
-	coded := make([][]search.CodedText, len(es))
 	keys := make([][]textKey, len(es))
 	var unknown []textKey
 	var unknownNorms []string
-	seen := map[textKey]bool{}
+	var seen map[textKey]bool // unknown, as a set
 	for i, e := range es {
-		if e == nil {
+		if e == nil || len(e.Coded) == 0 {
 			continue
 		}
-		coded[i] = e.Coded
-		keys[i] = make([]textKey, len(coded[i]))
-		for j, ct := range coded[i] {
+		keys[i] = make([]textKey, len(e.Coded))
+		for j, ct := range e.Coded {
 			id, ok := t.db.params.id(typs[i], ct.Key.Param)
 			if !ok {
 				id = -1 // not in the registry: never held
@@ -90,6 +88,9 @@ func (t *tx) heldTexts(ctx context.Context, typs []string, es []*search.Entries)
 			if _, ok := t.db.texts.lookup(k); ok {
 				continue
 			}
+			if seen == nil {
+				seen = map[textKey]bool{}
+			}
 			seen[k] = true
 			unknown, unknownNorms = append(unknown, k), append(unknownNorms, pgText(ct.Norm))
 		}
@@ -100,8 +101,11 @@ func (t *tx) heldTexts(ctx context.Context, typs []string, es []*search.Entries)
 		}
 	}
 	held := make([][]search.CodedText, len(es))
-	for i := range es {
-		for j, ct := range coded[i] {
+	for i, e := range es {
+		if keys[i] == nil {
+			continue
+		}
+		for j, ct := range e.Coded {
 			k := keys[i][j]
 			s, ok := t.texts[k]
 			if !ok {
