@@ -104,16 +104,16 @@ type indexWriter struct {
 	deletes []*sql.Stmt          // per table: DELETE ... WHERE rid = ?
 	pending [8][]any             // per table: buffered row values
 	rows    [8]int               // per table: buffered rows
-	texts   *displays
+	texts   *texts
 	held    []search.CodedText // scratch for write
 }
 
 func newIndexWriter(ctx context.Context, conn *sql.Conn) (*indexWriter, error) {
-	texts, err := newDisplays(ctx, conn)
+	tt, err := newTexts(ctx, conn)
 	if err != nil {
 		return nil, err
 	}
-	w := &indexWriter{conn: conn, inserts: map[[2]int]*sql.Stmt{}, texts: texts}
+	w := &indexWriter{conn: conn, inserts: map[[2]int]*sql.Stmt{}, texts: tt}
 	for _, t := range indexTables {
 		st, err := conn.PrepareContext(ctx, "DELETE FROM "+t.name+" WHERE rid = ?")
 		if err != nil {
@@ -242,7 +242,7 @@ func (w *indexWriter) heldTexts(ctx context.Context, p *params, typ string, e *s
 		if !ok {
 			continue
 		}
-		ok, err := w.texts.holds(ctx, displayKey{param: id, system: ct.Key.System, code: ct.Key.Code, kind: int64(ct.Key.Kind)}, ct.Norm)
+		ok, err := w.texts.holds(ctx, textKey{param: id, system: ct.Key.System, code: ct.Key.Code, kind: int64(ct.Key.Kind)}, ct.Norm)
 		if err != nil {
 			return nil, err
 		}

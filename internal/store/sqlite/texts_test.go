@@ -13,11 +13,11 @@ import (
 	"sharedcare/internal/store/storetest"
 )
 
-// TestDisplaysKeptOnce checks that a code's display is stored once and
+// TestTextsKeptOnce checks that a code's display is stored once and
 // stood for by the token rows that carry it, across a restart (the cache
 // is empty then, so the stored display is read back), while a resource
 // whose coding says something else keeps a :text row of its own.
-func TestDisplaysKeptOnce(t *testing.T) {
+func TestTextsKeptOnce(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "d.db")
 	condition := func(display string) *search.Entries {

@@ -7,7 +7,7 @@ import (
 	"fmt"
 )
 
-// displays keeps the texts that come with a code once (token_text), so that
+// texts keeps the texts that come with a code once (token_text), so that
 // the many resources carrying the same coding with the same text need no
 // :text row each: their token row is marked texted instead, and a :text
 // search finds them through token_text. A code has two such texts, each
@@ -21,25 +21,25 @@ import (
 // whoever else writes the file; rows inserted by a batch are cached apart
 // until the batch commits, and a job's until it is released, so that a
 // rollback leaves no cached display behind that the database lacks.
-type displays struct {
+type texts struct {
 	lookup, insert *sql.Stmt
-	known          map[displayKey]string // committed
-	batch          map[displayKey]string // inserted by the batch being run
-	job            []displayKey          // inserted by the job being run
+	known          map[textKey]string // committed
+	batch          map[textKey]string // inserted by the batch being run
+	job            []textKey          // inserted by the job being run
 }
 
-type displayKey struct {
+type textKey struct {
 	param        int64 // the token parameter's id
 	system, code string
 	kind         int64 // search.TextDisplay or search.TextConcept
 }
 
-// maxKnownDisplays bounds the cache: a record holds a few thousand codes
+// maxKnownTexts bounds the cache: a record holds a few thousand codes
 // in common use, but free-standing terminologies could hold far more.
-const maxKnownDisplays = 100_000
+const maxKnownTexts = 100_000
 
-func newDisplays(ctx context.Context, conn *sql.Conn) (*displays, error) {
-	d := &displays{known: map[displayKey]string{}, batch: map[displayKey]string{}}
+func newTexts(ctx context.Context, conn *sql.Conn) (*texts, error) {
+	d := &texts{known: map[textKey]string{}, batch: map[textKey]string{}}
 	var err error
 	if d.lookup, err = conn.PrepareContext(ctx, `SELECT norm FROM token_text WHERE param = ? AND system = ? AND code = ? AND kind = ?`); err != nil {
 		return nil, fmt.Errorf("sqlite: prepare display lookup: %w", err)
@@ -52,7 +52,7 @@ func newDisplays(ctx context.Context, conn *sql.Conn) (*displays, error) {
 
 // holds reports whether norm is the text stored for k, storing it when k
 // has none yet.
-func (d *displays) holds(ctx context.Context, k displayKey, norm string) (bool, error) {
+func (d *texts) holds(ctx context.Context, k textKey, norm string) (bool, error) {
 	if s, ok := d.known[k]; ok {
 		return s == norm, nil
 	}
@@ -63,7 +63,7 @@ func (d *displays) holds(ctx context.Context, k displayKey, norm string) (bool, 
 	switch err := d.lookup.QueryRowContext(ctx, k.param, k.system, k.code, k.kind).Scan(&s); {
 	case err == nil:
 		// Not inserted by this batch (that would be in d.batch), so committed.
-		if len(d.known) >= maxKnownDisplays {
+		if len(d.known) >= maxKnownTexts {
 			clear(d.known)
 		}
 		d.known[k] = s
@@ -80,10 +80,10 @@ func (d *displays) holds(ctx context.Context, k displayKey, norm string) (bool, 
 }
 
 // released is called when a job's writes stay in the batch.
-func (d *displays) released() { d.job = d.job[:0] }
+func (d *texts) released() { d.job = d.job[:0] }
 
 // rolledBack is called when a job's writes are undone.
-func (d *displays) rolledBack() {
+func (d *texts) rolledBack() {
 	for _, k := range d.job {
 		delete(d.batch, k)
 	}
@@ -91,9 +91,9 @@ func (d *displays) rolledBack() {
 }
 
 // ended is called when the batch has committed, or failed to.
-func (d *displays) ended(committed bool) {
+func (d *texts) ended(committed bool) {
 	if committed {
-		if len(d.known)+len(d.batch) > maxKnownDisplays {
+		if len(d.known)+len(d.batch) > maxKnownTexts {
 			clear(d.known)
 		}
 		for k, s := range d.batch {
