@@ -33,14 +33,16 @@ type Options struct {
 	// export uses at most about one core and interactive requests keep the
 	// rest.
 	MaxJobs int
-	// Duty is the share of its time a running job works, pausing between
-	// batches for the rest, from 0.05 to 1; 0 means 1 (no pauses). Lower it
-	// when exports slow interactive requests more than they should.
+	// Duty is the share of its time a running job works while interactive
+	// requests are being served, pausing between batches for the rest,
+	// from 0.05 to 1; 0 means 1 (no pauses). Lower it when exports slow
+	// interactive requests more than they should.
 	Duty float64
-	// Busy reports whether interactive requests are being served; a paced
-	// job (Duty below 1) stands aside while one is, for up to maxYield at a
-	// time. nil: never.
-	Busy func() bool
+	// Traffic tells a paced job (Duty below 1) about interactive requests:
+	// it stands aside while one is being served, for up to maxYield at a
+	// time, and works unpaced once none has been for quietAfter. nil: the
+	// job is paced throughout and never stands aside.
+	Traffic Traffic
 	// Poll is how often the worker looks for jobs and checks for
 	// cancellation; 0 means 1s.
 	Poll time.Duration
@@ -62,6 +64,15 @@ type Options struct {
 	ImportFrom []string
 	Now        func() time.Time
 	Log        *slog.Logger
+}
+
+// Traffic is what a server knows of the interactive requests it serves,
+// for bulk jobs to keep out of their way.
+type Traffic interface {
+	// Busy reports whether one is being served now.
+	Busy() bool
+	// Quiet reports whether none has been served for d.
+	Quiet(d time.Duration) bool
 }
 
 // Service runs bulk jobs. It is safe for concurrent use.
@@ -657,15 +668,24 @@ func (s *Service) clean(ctx context.Context) {
 // slices short enough (workSlice) that an interactive request arriving
 // meanwhile waits little for a core, and cut short when one arrives: the
 // job then waits until no request is being served (or maxYield has
-// passed), so that it works in the gaps between them.
+// passed), so that it works in the gaps between them. When no request
+// has been served for quietAfter, there is nobody to make way for and
+// the job works unpaced until one comes.
 type pacer struct {
-	duty  float64
-	busy  func() bool   // nil: no signal
-	yield time.Duration // the longest it stands aside at once: maxYield
-	since time.Time     // when the current slice of work began
-	owed  time.Duration // pause still due; negative after oversleeping
-	n     int
+	duty    float64
+	traffic Traffic       // nil: no signal
+	yield   time.Duration // the longest it stands aside at once: maxYield
+	since   time.Time     // when the current slice of work began
+	owed    time.Duration // pause still due; negative after oversleeping
+	n       int
 }
+
+// quietAfter is how long a server must have served no interactive request
+// before a paced job works unpaced. A clinician's next request after a
+// pause of a second or more finds the job working, for at most four
+// resources, before it stands aside; with requests coming more often the
+// job stays paced.
+const quietAfter = time.Second
 
 // maxYield bounds how long a job stands aside for interactive requests
 // before it works another slice, so that a server never idle still
@@ -694,22 +714,30 @@ const workSlice = 250 * time.Microsecond
 const pacedScanBatch = 32
 
 func (s *Service) pacer() *pacer {
-	return &pacer{duty: s.opts.Duty, busy: s.opts.Busy, yield: maxYield, since: time.Now()}
+	return &pacer{duty: s.opts.Duty, traffic: s.opts.Traffic, yield: maxYield, since: time.Now()}
 }
 
 // step counts one resource; once the job has worked a slice, or an
-// interactive request has come in, it pauses.
+// interactive request has come in, it pauses, unless the server has been
+// quiet for a while.
 func (p *pacer) step(ctx context.Context) error {
 	if p.duty >= 1 {
 		return nil
 	}
-	if p.n++; p.n%4 != 0 || time.Since(p.since) < workSlice && !p.interrupted() {
+	if p.n++; p.n%4 != 0 {
+		return nil
+	}
+	if p.traffic != nil && p.traffic.Quiet(quietAfter) {
+		p.since = time.Now() // the slice starts again when a request comes
+		return nil
+	}
+	if time.Since(p.since) < workSlice && !p.interrupted() {
 		return nil
 	}
 	return p.pause(ctx)
 }
 
-func (p *pacer) interrupted() bool { return p.busy != nil && p.busy() }
+func (p *pacer) interrupted() bool { return p.traffic != nil && p.traffic.Busy() }
 
 // pause waits for the rest of the duty cycle after a batch of work, and
 // while interactive requests are served (up to maxYield), or until ctx

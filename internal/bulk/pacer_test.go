@@ -13,10 +13,10 @@ func TestPacerStandsAside(t *testing.T) {
 	ctx := context.Background()
 	t.Run("until the requests end", func(t *testing.T) {
 		polls, busyFor := 0, 5
-		p := &pacer{duty: 0.9, since: time.Now(), yield: time.Minute, busy: func() bool {
+		p := &pacer{duty: 0.9, since: time.Now(), yield: time.Minute, traffic: traffic{busy: func() bool {
 			polls++
 			return polls <= busyFor
-		}}
+		}}}
 		for range 4 { // a step looks at the signal every fourth resource
 			if err := p.step(ctx); err != nil {
 				t.Fatal(err)
@@ -27,7 +27,7 @@ func TestPacerStandsAside(t *testing.T) {
 		}
 	})
 	t.Run("not for good", func(t *testing.T) {
-		p := &pacer{duty: 0.9, since: time.Now(), yield: maxYield, busy: func() bool { return true }}
+		p := &pacer{duty: 0.9, since: time.Now(), yield: maxYield, traffic: traffic{busy: func() bool { return true }}}
 		done := make(chan error)
 		go func() {
 			var err error
@@ -49,7 +49,7 @@ func TestPacerStandsAside(t *testing.T) {
 	})
 	t.Run("unpaced jobs do not yield", func(t *testing.T) {
 		looked := false
-		p := &pacer{duty: 1, since: time.Now(), busy: func() bool { looked = true; return true }}
+		p := &pacer{duty: 1, since: time.Now(), traffic: traffic{busy: func() bool { looked = true; return true }}}
 		for range 8 {
 			p.step(ctx)
 		}
@@ -58,3 +58,49 @@ func TestPacerStandsAside(t *testing.T) {
 		}
 	})
 }
+
+// TestPacerQuiet checks that a paced job works unpaced while the server
+// serves nobody, and that when requests come again it is paced from the
+// last resource it wrote, not from when the quiet began.
+func TestPacerQuiet(t *testing.T) {
+	ctx := context.Background()
+	quiet, looked := true, 0
+	tr := traffic{busy: func() bool { looked++; return false }, quiet: func(d time.Duration) bool {
+		if d != quietAfter {
+			t.Errorf("asked whether quiet for %v, want %v", d, quietAfter)
+		}
+		return quiet
+	}}
+	p := &pacer{duty: 0.05, since: time.Now().Add(-time.Minute), yield: maxYield, traffic: tr}
+	for range 4000 {
+		if err := p.step(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if looked != 0 || p.owed != 0 {
+		t.Errorf("on a quiet server the job looked for requests %d times and owes a pause of %v; want neither", looked, p.owed)
+	}
+	if time.Since(p.since) > 10*time.Second {
+		t.Errorf("after the quiet, the job's slice began %v ago: its first pause would make up for the whole quiet", time.Since(p.since))
+	}
+	quiet = false
+	p.since = time.Now().Add(-workSlice)
+	for range 4 {
+		if err := p.step(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p.owed == 0 || looked == 0 {
+		t.Error("once requests came the job neither paused nor looked for them")
+	}
+}
+
+// traffic is a Traffic made of functions; nil ones answer false.
+type traffic struct {
+	busy  func() bool
+	quiet func(time.Duration) bool
+}
+
+func (t traffic) Busy() bool { return t.busy != nil && t.busy() }
+
+func (t traffic) Quiet(d time.Duration) bool { return t.quiet != nil && t.quiet(d) }

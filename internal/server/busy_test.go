@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 )
 
 // TestBusyCountsInteractiveRequests checks what bulk jobs yield to:
@@ -12,7 +13,7 @@ import (
 func TestBusyCountsInteractiveRequests(t *testing.T) {
 	a := &metrics{}
 	var during bool
-	h := a.count(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { during = a.busy() }))
+	h := a.count(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { during = a.Busy() }))
 	for _, c := range []struct {
 		path string
 		busy bool
@@ -29,8 +30,34 @@ func TestBusyCountsInteractiveRequests(t *testing.T) {
 		if during != c.busy {
 			t.Errorf("GET %s: busy while served = %v, want %v", c.path, during, c.busy)
 		}
-		if a.busy() {
+		if a.Busy() {
 			t.Errorf("GET %s: still busy after the answer", c.path)
 		}
+	}
+}
+
+// TestQuietAfterInteractiveRequests checks when bulk jobs may work
+// unpaced: on a server that has served nothing, or nothing interactive
+// for the time asked, and never while a request is being served.
+func TestQuietAfterInteractiveRequests(t *testing.T) {
+	a := &metrics{}
+	if !a.Quiet(time.Hour) {
+		t.Error("a server that has served nothing is not quiet")
+	}
+	var during bool
+	h := a.count(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { during = a.Quiet(0) }))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/metrics", nil))
+	if !a.Quiet(time.Hour) {
+		t.Error("a scrape of /metrics ended the quiet")
+	}
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/fhir/Patient/123", nil))
+	if during {
+		t.Error("quiet while a read was being served")
+	}
+	if a.Quiet(time.Hour) {
+		t.Error("quiet for an hour just after a read")
+	}
+	if !a.Quiet(0) {
+		t.Error("not quiet for 0 after the read ended")
 	}
 }

@@ -20,10 +20,11 @@ type metrics struct {
 	started  time.Time
 	inFlight atomic.Int64
 	// interactive counts the requests in flight that paced bulk jobs stand
-	// aside for (bulk.Options.Busy): all but health checks, metrics and
+	// aside for (bulk.Traffic): all but health checks, metrics and
 	// downloads of bulk output, since a slow client fetching a large
 	// export file would otherwise hold jobs back for as long.
 	interactive atomic.Int64
+	lastEnded   atomic.Int64     // when the latest of those ended, in Unix nanoseconds
 	byClass     [6]atomic.Uint64 // responses by status class: 1xx .. 5xx (index 1..5)
 	shed        atomic.Uint64    // requests refused by the limiter
 	durNanos    atomic.Uint64    // total time serving requests
@@ -56,8 +57,13 @@ func (m *metrics) observe(d time.Duration) {
 	m.latencySum.Add(uint64(d))
 }
 
-// busy reports whether an interactive request is being served.
-func (m *metrics) busy() bool { return m.interactive.Load() > 0 }
+// Busy reports whether an interactive request is being served.
+func (m *metrics) Busy() bool { return m.interactive.Load() > 0 }
+
+// Quiet reports whether no interactive request has been served for d.
+func (m *metrics) Quiet(d time.Duration) bool {
+	return !m.Busy() && time.Since(time.Unix(0, m.lastEnded.Load())) >= d
+}
 
 // committer is a store whose writer commits callers' transactions in
 // groups.
@@ -89,10 +95,12 @@ func (m *metrics) count(next http.Handler) http.Handler {
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
 			m.inFlight.Add(-1)
+			end := time.Now()
 			if interactive {
+				m.lastEnded.Store(end.UnixNano())
 				m.interactive.Add(-1)
 			}
-			d := time.Since(start)
+			d := end.Sub(start)
 			m.durNanos.Add(uint64(d))
 			if !operator {
 				m.observe(d)

@@ -125,7 +125,7 @@ func New(opts Options) *Server {
 	apiOpts := api.Options{Record: rec, MaxBody: opts.MaxBody, BaseURL: opts.BaseURL, Version: opts.Version, Log: opts.Log.With("component", "api"),
 		Security: &api.Security{Authorize: e.Authorize, Token: e.Token, Introspect: e.Introspect, Revoke: e.Revoke}}
 	if opts.ExportDir != "" {
-		jobs = bulk.New(bulk.Options{Record: rec, Dir: opts.ExportDir, Expiry: opts.ExportExpiry, MaxJobs: opts.BulkJobs, Duty: opts.BulkDuty, Busy: m.busy,
+		jobs = bulk.New(bulk.Options{Record: rec, Dir: opts.ExportDir, Expiry: opts.ExportExpiry, MaxJobs: opts.BulkJobs, Duty: opts.BulkDuty, Traffic: m,
 			Log: opts.Log, ImportFrom: opts.ImportFrom})
 		apiOpts.Bulk = jobs
 	}
