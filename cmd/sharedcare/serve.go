@@ -103,7 +103,7 @@ func serveFlags(args []string) (*serveConfig, error) {
 	fs.StringVar(&cfg.ExportDir, "export-dir", envOr("SHAREDCARE_EXPORT_DIR", ""), "folder of bulk export files; several nodes must share it; off: no $export or $import; empty: DATA/exports (env SHAREDCARE_EXPORT_DIR)")
 	exportExpiry := fs.String("export-expiry", envOr("SHAREDCARE_EXPORT_EXPIRY", "24h"), "how long finished bulk jobs and their files are kept (env SHAREDCARE_EXPORT_EXPIRY)")
 	bulkJobs := fs.String("bulk-jobs", envOr("SHAREDCARE_BULK_JOBS", "1"), "bulk export and import jobs this node runs at once (env SHAREDCARE_BULK_JOBS)")
-	bulkDuty := fs.String("bulk-duty", envOr("SHAREDCARE_BULK_DUTY", "0.25"), "share of its time a bulk job works, pausing for the rest, from 0.05 to 1: 1 is fastest, lower keeps interactive latency (docs/PERFORMANCE.md) (env SHAREDCARE_BULK_DUTY)")
+	bulkDuty := fs.String("bulk-duty", envOr("SHAREDCARE_BULK_DUTY", "0.25"), "share of its time a bulk job works while interactive requests are being served, pausing for the rest, from 0.05 to 1 (after a second without any it works unpaced): 1 is fastest, lower keeps interactive latency (docs/PERFORMANCE.md) (env SHAREDCARE_BULK_DUTY)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

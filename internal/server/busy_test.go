@@ -8,8 +8,9 @@ import (
 )
 
 // TestBusyCountsInteractiveRequests checks what bulk jobs yield to:
-// a request being served, but not a health check, metrics or a download
-// of bulk output, and nothing once the request has been answered.
+// a request being served, but not a health check, metrics, a poll of a
+// job's status or a download of its output, and nothing once the request
+// has been answered.
 func TestBusyCountsInteractiveRequests(t *testing.T) {
 	a := &metrics{}
 	var during bool
@@ -24,6 +25,7 @@ func TestBusyCountsInteractiveRequests(t *testing.T) {
 		{"/healthz", false},
 		{"/metrics", false},
 		{"/fhir/$bulk-file?job=j&file=Observation.ndjson", false},
+		{"/fhir/$bulk-status?job=j", false},
 	} {
 		during = !c.busy
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", c.path, nil))

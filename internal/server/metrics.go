@@ -20,9 +20,11 @@ type metrics struct {
 	started  time.Time
 	inFlight atomic.Int64
 	// interactive counts the requests in flight that paced bulk jobs stand
-	// aside for (bulk.Traffic): all but health checks, metrics and
-	// downloads of bulk output, since a slow client fetching a large
-	// export file would otherwise hold jobs back for as long.
+	// aside for (bulk.Traffic): all but health checks, metrics and bulk
+	// jobs' own requests. A slow client fetching a large export file
+	// would otherwise hold jobs back for as long, and a client polling
+	// its job's status every two seconds would keep it paced on a server
+	// that serves nobody else.
 	interactive atomic.Int64
 	lastEnded   atomic.Int64     // when the latest of those ended, in Unix nanoseconds
 	byClass     [6]atomic.Uint64 // responses by status class: 1xx .. 5xx (index 1..5)
@@ -83,7 +85,7 @@ func (m *metrics) count(next http.Handler) http.Handler {
 		switch r.URL.Path {
 		case "/healthz", "/readyz", "/metrics":
 			operator = true
-		case "/fhir/$bulk-file":
+		case "/fhir/$bulk-file", "/fhir/$bulk-status":
 		default:
 			interactive = true
 		}
