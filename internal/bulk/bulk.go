@@ -727,7 +727,7 @@ func (p *pacer) step(ctx context.Context) error {
 	if p.n++; p.n%4 != 0 {
 		return nil
 	}
-	if p.traffic != nil && p.traffic.Quiet(quietAfter) {
+	if p.quiet() {
 		p.since = time.Now() // the slice starts again when a request comes
 		return nil
 	}
@@ -739,12 +739,15 @@ func (p *pacer) step(ctx context.Context) error {
 
 func (p *pacer) interrupted() bool { return p.traffic != nil && p.traffic.Busy() }
 
+func (p *pacer) quiet() bool { return p.traffic != nil && p.traffic.Quiet(quietAfter) }
+
 // pause waits for the rest of the duty cycle after a batch of work, and
 // while interactive requests are served (up to maxYield), or until ctx
-// ends. A timer wakes late, by a large part of a short pause, so what a
-// pause overslept is taken off the next: the job works its duty, not less.
+// ends; on a quiet server it does not wait. A timer wakes late, by a
+// large part of a short pause, so what a pause overslept is taken off the
+// next: the job works its duty, not less.
 func (p *pacer) pause(ctx context.Context) error {
-	if p.duty < 1 {
+	if p.duty < 1 && !p.quiet() {
 		p.owed += time.Duration(float64(time.Since(p.since)) * (1 - p.duty) / p.duty)
 		start := time.Now()
 		for p.interrupted() && time.Since(start) < p.yield {

@@ -60,7 +60,8 @@ func TestPacerStandsAside(t *testing.T) {
 }
 
 // TestPacerQuiet checks that a paced job works unpaced while the server
-// serves nobody, and that when requests come again it is paced from the
+// serves nobody (an export stepping, an import pausing after a batch),
+// and that when requests come again it is paced from the
 // last resource it wrote, not from when the quiet began.
 func TestPacerQuiet(t *testing.T) {
 	ctx := context.Background()
@@ -82,6 +83,17 @@ func TestPacerQuiet(t *testing.T) {
 	}
 	if time.Since(p.since) > 10*time.Second {
 		t.Errorf("after the quiet, the job's slice began %v ago: its first pause would make up for the whole quiet", time.Since(p.since))
+	}
+	// An import pauses after each batch: not on a quiet server, however
+	// long the batch took.
+	p.since = time.Now().Add(-time.Minute)
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second) // paced, it would wait 19 minutes
+	defer cancel()
+	if err := p.pause(pctx); err != nil {
+		t.Fatalf("a pause on a quiet server waited: %v", err)
+	}
+	if p.owed != 0 || time.Since(p.since) > 10*time.Second {
+		t.Errorf("a pause on a quiet server left %v owed and its slice begun %v ago", p.owed, time.Since(p.since))
 	}
 	quiet = false
 	p.since = time.Now().Add(-workSlice)
