@@ -41,7 +41,9 @@ type Options struct {
 	// Traffic tells a paced job (Duty below 1) about interactive requests:
 	// it stands aside while one is being served, for up to maxYield at a
 	// time, and works unpaced once none has been for quietAfter. nil: the
-	// job is paced throughout and never stands aside.
+	// job is paced throughout and never stands aside. Each node knows only
+	// its own requests: on nodes sharing PostgreSQL, one that serves none
+	// works unpaced against the database the others serve from.
 	Traffic Traffic
 	// Poll is how often the worker looks for jobs and checks for
 	// cancellation; 0 means 1s.
