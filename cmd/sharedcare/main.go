@@ -60,7 +60,6 @@ func usage() {
 	fmt.Fprintln(os.Stderr, "\nRun 'sharedcare COMMAND -h' for a command's flags; every flag has a SHAREDCARE_* environment twin.")
 }
 
-// envOr returns the environment variable's value, or def when it is unset.
 // databaseFlag registers -database, the PostgreSQL URL, and -database-url,
 // the name it had first, on one variable.
 func databaseFlag(fs *flag.FlagSet, dst *string, usage string) {
@@ -69,6 +68,7 @@ func databaseFlag(fs *flag.FlagSet, dst *string, usage string) {
 	fs.StringVar(dst, "database-url", def, "the same as -database (env SHAREDCARE_DATABASE_URL)")
 }
 
+// envOr returns the environment variable's value, or def when it is unset.
 func envOr(name, def string) string {
 	if v, ok := os.LookupEnv(name); ok {
 		return v
