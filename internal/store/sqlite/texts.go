@@ -20,7 +20,7 @@ import (
 // token_text row never changes once committed, so a cached one stays true
 // whoever else writes the file; rows inserted by a batch are cached apart
 // until the batch commits, and a job's until it is released, so that a
-// rollback leaves no cached display behind that the database lacks.
+// rollback leaves no cached text behind that the database lacks.
 type texts struct {
 	lookup, insert *sql.Stmt
 	known          map[textKey]string // committed
@@ -39,67 +39,67 @@ type textKey struct {
 const maxKnownTexts = 100_000
 
 func newTexts(ctx context.Context, conn *sql.Conn) (*texts, error) {
-	d := &texts{known: map[textKey]string{}, batch: map[textKey]string{}}
+	c := &texts{known: map[textKey]string{}, batch: map[textKey]string{}}
 	var err error
-	if d.lookup, err = conn.PrepareContext(ctx, `SELECT norm FROM token_text WHERE param = ? AND system = ? AND code = ? AND kind = ?`); err != nil {
-		return nil, fmt.Errorf("sqlite: prepare display lookup: %w", err)
+	if c.lookup, err = conn.PrepareContext(ctx, `SELECT norm FROM token_text WHERE param = ? AND system = ? AND code = ? AND kind = ?`); err != nil {
+		return nil, fmt.Errorf("sqlite: prepare token_text lookup: %w", err)
 	}
-	if d.insert, err = conn.PrepareContext(ctx, `INSERT INTO token_text (param, system, code, kind, norm) VALUES (?, ?, ?, ?, ?)`); err != nil {
-		return nil, fmt.Errorf("sqlite: prepare display insert: %w", err)
+	if c.insert, err = conn.PrepareContext(ctx, `INSERT INTO token_text (param, system, code, kind, norm) VALUES (?, ?, ?, ?, ?)`); err != nil {
+		return nil, fmt.Errorf("sqlite: prepare token_text insert: %w", err)
 	}
-	return d, nil
+	return c, nil
 }
 
 // holds reports whether norm is the text stored for k, storing it when k
 // has none yet.
-func (d *texts) holds(ctx context.Context, k textKey, norm string) (bool, error) {
-	if s, ok := d.known[k]; ok {
+func (c *texts) holds(ctx context.Context, k textKey, norm string) (bool, error) {
+	if s, ok := c.known[k]; ok {
 		return s == norm, nil
 	}
-	if s, ok := d.batch[k]; ok {
+	if s, ok := c.batch[k]; ok {
 		return s == norm, nil
 	}
 	var s string
-	switch err := d.lookup.QueryRowContext(ctx, k.param, k.system, k.code, k.kind).Scan(&s); {
+	switch err := c.lookup.QueryRowContext(ctx, k.param, k.system, k.code, k.kind).Scan(&s); {
 	case err == nil:
-		// Not inserted by this batch (that would be in d.batch), so committed.
-		if len(d.known) >= maxKnownTexts {
-			clear(d.known)
+		// Not inserted by this batch (that would be in c.batch), so committed.
+		if len(c.known) >= maxKnownTexts {
+			clear(c.known)
 		}
-		d.known[k] = s
+		c.known[k] = s
 		return s == norm, nil
 	case !errors.Is(err, sql.ErrNoRows):
-		return false, fmt.Errorf("sqlite: display of %s|%s: %w", k.system, k.code, err)
+		return false, fmt.Errorf("sqlite: text of %s|%s: %w", k.system, k.code, err)
 	}
-	if _, err := d.insert.ExecContext(ctx, k.param, k.system, k.code, k.kind, norm); err != nil {
-		return false, fmt.Errorf("sqlite: store display of %s|%s: %w", k.system, k.code, err)
+	if _, err := c.insert.ExecContext(ctx, k.param, k.system, k.code, k.kind, norm); err != nil {
+		return false, fmt.Errorf("sqlite: store text of %s|%s: %w", k.system, k.code, err)
 	}
-	d.batch[k] = norm
-	d.job = append(d.job, k)
+	c.batch[k] = norm
+	c.job = append(c.job, k)
 	return true, nil
 }
 
 // released is called when a job's writes stay in the batch.
-func (d *texts) released() { d.job = d.job[:0] }
+func (c *texts) released() { c.job = c.job[:0] }
 
 // rolledBack is called when a job's writes are undone.
-func (d *texts) rolledBack() {
-	for _, k := range d.job {
-		delete(d.batch, k)
+func (c *texts) rolledBack() {
+	for _, k := range c.job {
+		delete(c.batch, k)
 	}
-	d.job = d.job[:0]
+	c.job = c.job[:0]
 }
 
 // ended is called when the batch has committed, or failed to.
-func (d *texts) ended(committed bool) {
+func (c *texts) ended(committed bool) {
 	if committed {
-		if len(d.known)+len(d.batch) > maxKnownTexts {
-			clear(d.known)
+		if len(c.known)+len(c.batch) > maxKnownTexts {
+			clear(c.known)
 		}
-		for k, s := range d.batch {
-			d.known[k] = s
+		for k, s := range c.batch {
+			c.known[k] = s
 		}
 	}
-	clear(d.batch)
-	d.job = d.job[:0]
+	clear(c.batch)
+	c.job = c.job[:0]
 }
