@@ -563,6 +563,7 @@ func (s *Service) checkpoint(ctx context.Context, j *job) error {
 
 // run runs a claimed job to its end, or until ctx ends.
 func (s *Service) run(ctx context.Context, j *job) {
+	defer extraProcessor()()
 	defer lowPriority()()
 	log := s.log.With("job", j.ID, "kind", j.Kind)
 	actx, err := j.As.context(ctx)
