@@ -239,3 +239,39 @@ func TestExportMemoryFlat(t *testing.T) {
 		t.Errorf("exporting %d MB more grew the heap's peak by %d MB (%d → %d MB): memory follows the export's size", (large-small)>>20, grow>>20, peakSmall>>20, peakLarge>>20)
 	}
 }
+
+// TestRunningJobAddsProcessor checks that a job has its own P while it
+// runs and gives it back when it ends (see extraProcessor).
+func TestRunningJobAddsProcessor(t *testing.T) {
+	rec := newRecord(t)
+	observations(t, rec, 0, 2000)
+	base := runtime.GOMAXPROCS(0)
+	// At a duty of 1%, the export of 2,000 resources takes a second or so.
+	svc := bulk.New(bulk.Options{Record: rec, Dir: t.TempDir(), Poll: 5 * time.Millisecond, Duty: 0.01})
+	ctx, cancel := context.WithCancel(dev())
+	var wg sync.WaitGroup
+	wg.Go(func() { svc.Run(ctx) })
+	defer func() { cancel(); wg.Wait() }()
+
+	id, err := svc.Export(dev(), "system", "", map[string][]string{"_type": {"Observation"}}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(time.Minute); !ok(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: GOMAXPROCS %d after a minute (base %d)", what, runtime.GOMAXPROCS(0), base)
+			}
+		}
+	}
+	waitFor("job running", func() bool { return runtime.GOMAXPROCS(0) == base+1 })
+	waitFor("job done", func() bool {
+		m, _, err := svc.Status(dev(), id, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m != nil
+	})
+	waitFor("job ended", func() bool { return runtime.GOMAXPROCS(0) == base })
+}
