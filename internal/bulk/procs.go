@@ -14,9 +14,9 @@ import (
 // request handlers one fewer, and on two cores often none idle in the
 // network poller: a request that arrived while another was being served
 // waited for it, which no thread priority could help. With one P more per
-// job the handlers keep as many as there are cores, and the kernel still
-// runs the job's thread last (lowPriority). docs/PERFORMANCE.md has the
-// measurements.
+// job the handlers keep as many as there are cores; on Linux the kernel
+// still runs the job's thread last (lowPriority). docs/PERFORMANCE.md has
+// the measurements, which favour it only modestly.
 var procs struct {
 	sync.Mutex
 	jobs int
