@@ -6,6 +6,8 @@ import (
 )
 
 func TestExtraProcessor(t *testing.T) {
+	prev := runtime.GOMAXPROCS(0)
+	t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
 	for _, env := range []string{"", "3"} {
 		t.Run("GOMAXPROCS="+env, func(t *testing.T) {
 			t.Setenv("GOMAXPROCS", env)
@@ -14,7 +16,6 @@ func TestExtraProcessor(t *testing.T) {
 				runtime.SetDefaultGOMAXPROCS()
 			}
 			base := runtime.GOMAXPROCS(0)
-			t.Cleanup(func() { runtime.SetDefaultGOMAXPROCS() })
 
 			endFirst := extraProcessor()
 			if got := runtime.GOMAXPROCS(0); got != base+1 {
