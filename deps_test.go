@@ -11,7 +11,7 @@ import (
 
 // allowed is the import policy of docs/ARCHITECTURE.md as data: each
 // package and the project packages its non-test code may import. Layers,
-// bottom up: (1) outcome, nhs, terminology (2) fhir (3) fhirpath (4)
+// bottom up: (1) outcome, nhs, terminology, traffic (2) fhir (3) fhirpath (4)
 // validate, search (5) store (6) store backends, audit (7) auth, access
 // (8) record (9) faces: api, web, bulk, subscription, hl7v2 — which never
 // import each other, nor store, access or audit (10) server (11) cmd.
@@ -20,6 +20,7 @@ import (
 var allowed = map[string][]string{
 	"internal/outcome":         {},
 	"internal/requestid":       {},
+	"internal/traffic":         {},
 	"internal/nhs":             {},
 	"internal/terminology":     {},
 	"internal/fhir":            {"internal/outcome"},
@@ -40,13 +41,13 @@ var allowed = map[string][]string{
 		"internal/outcome", "internal/auth", "internal/access", "internal/audit", "internal/terminology", "internal/patch", "internal/requestid"},
 	"internal/api":          {"internal/record", "internal/search", "internal/patch", "internal/fhir", "internal/outcome", "internal/auth", "internal/requestid"},
 	"internal/web":          {"internal/record", "internal/search", "internal/fhir", "internal/outcome", "internal/auth", "internal/nhs"},
-	"internal/bulk":         {"internal/record", "internal/search", "internal/fhir", "internal/outcome", "internal/auth"},
+	"internal/bulk":         {"internal/record", "internal/search", "internal/fhir", "internal/outcome", "internal/auth", "internal/traffic"},
 	"internal/subscription": {"internal/record", "internal/search", "internal/fhirpath", "internal/fhir", "internal/outcome", "internal/auth"},
 	"internal/hl7v2":        {"internal/record", "internal/fhir", "internal/outcome", "internal/nhs"},
 	"internal/server": {"internal/api", "internal/web", "internal/bulk", "internal/subscription", "internal/hl7v2",
 		"internal/record", "internal/auth", "internal/access", "internal/audit", "internal/store", "internal/store/sqlite",
 		"internal/store/postgres", "internal/validate", "internal/fhirpath", "internal/search", "internal/fhir",
-		"internal/terminology", "internal/outcome", "internal/synth", "internal/nhs"},
+		"internal/terminology", "internal/outcome", "internal/synth", "internal/nhs", "internal/traffic"},
 	"internal/synth":       {"internal/fhir", "internal/nhs", "internal/outcome"},
 	"internal/load":        {"internal/fhir", "internal/nhs", "internal/outcome", "internal/synth"},
 	"internal/migrate":     {"internal/fhir", "internal/outcome"},

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"sharedcare/internal/traffic"
 )
 
 // metrics counts what operators watch, exposed at /metrics in the
@@ -25,8 +27,9 @@ type metrics struct {
 	// would otherwise hold jobs back for as long, and a client polling
 	// its job's status every two seconds would keep it paced on a server
 	// that serves nobody else.
-	interactive atomic.Int64
-	lastEnded   atomic.Int64     // when the latest of those ended, in Unix nanoseconds
+	// The counters are shared with bulk workers in processes of their own
+	// (traffic.Meter.Share).
+	interactive traffic.Meter
 	byClass     [6]atomic.Uint64 // responses by status class: 1xx .. 5xx (index 1..5)
 	shed        atomic.Uint64    // requests refused by the limiter
 	durNanos    atomic.Uint64    // total time serving requests
@@ -60,12 +63,16 @@ func (m *metrics) observe(d time.Duration) {
 }
 
 // Busy reports whether an interactive request is being served.
-func (m *metrics) Busy() bool { return m.interactive.Load() > 0 }
+func (m *metrics) Busy() bool { return m.interactive.Busy() }
 
 // Quiet reports whether no interactive request has been served for d.
 func (m *metrics) Quiet(d time.Duration) bool {
-	return !m.Busy() && time.Since(time.Unix(0, m.lastEnded.Load())) >= d
+	return m.interactive.Quiet(d)
 }
+
+// File is the file that maps the count of interactive requests, for bulk
+// workers to inherit; nil when it is not shared.
+func (m *metrics) File() *os.File { return m.interactive.File() }
 
 // committer is a store whose writer commits callers' transactions in
 // groups.
@@ -91,7 +98,7 @@ func (m *metrics) count(next http.Handler) http.Handler {
 		}
 		m.inFlight.Add(1)
 		if interactive {
-			m.interactive.Add(1)
+			m.interactive.Begin()
 		}
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
@@ -99,8 +106,7 @@ func (m *metrics) count(next http.Handler) http.Handler {
 			m.inFlight.Add(-1)
 			end := time.Now()
 			if interactive {
-				m.lastEnded.Store(end.UnixNano())
-				m.interactive.Add(-1)
+				m.interactive.End(end)
 			}
 			d := end.Sub(start)
 			m.durNanos.Add(uint64(d))
