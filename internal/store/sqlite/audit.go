@@ -99,7 +99,8 @@ const auditQueue = 8192
 // waiting.
 const auditIdle = 100 * time.Millisecond
 
-func openAudit(ctx context.Context, path, synchronous string, w *wal) (*auditLog, error) {
+// reader: see Options.Reader.
+func openAudit(ctx context.Context, path, synchronous string, w *wal, reader bool) (*auditLog, error) {
 	log := w.log
 	a := &auditLog{jobs: make(chan *auditJob, auditQueue), stop: make(chan struct{}), done: make(chan struct{}), wal: w, log: log}
 	wc, err := writerConnector(path, synchronous)
@@ -138,10 +139,12 @@ func openAudit(ctx context.Context, path, synchronous string, w *wal) (*auditLog
 	if _, err := conn.ExecContext(ctx, `PRAGMA wal_autocheckpoint=0`); err != nil {
 		return fail(conn, err)
 	}
-	a.ckpt = sql.OpenDB(connector(path, synchronous, false))
-	a.ckpt.SetMaxOpenConns(1)
-	a.ckptDone = make(chan struct{})
-	go passiveCheckpoints(a.ckpt, a.stop, a.ckptDone, a.wal)
+	if !reader {
+		a.ckpt = sql.OpenDB(connector(path, synchronous, false))
+		a.ckpt.SetMaxOpenConns(1)
+		a.ckptDone = make(chan struct{})
+		go passiveCheckpoints(a.ckpt, a.stop, a.ckptDone, a.wal)
+	}
 	var indexed int64
 	if err := conn.QueryRowContext(ctx, `SELECT v FROM trail_state WHERE k = 'indexed'`).Scan(&indexed); err != nil {
 		return fail(conn, err)
@@ -154,6 +157,9 @@ func openAudit(ctx context.Context, path, synchronous string, w *wal) (*auditLog
 func (a *auditLog) closeAndWait() error {
 	close(a.stop)
 	<-a.done
+	if a.ckpt == nil {
+		return errors.Join(a.db.Close(), a.write.Close())
+	}
 	<-a.ckptDone
 	return errors.Join(a.db.Close(), a.write.Close(), a.ckpt.Close())
 }

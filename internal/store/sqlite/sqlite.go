@@ -61,6 +61,10 @@ type Options struct {
 	// ReadCacheBytes sizes that cache; 0 means 64 MiB, negative turns it
 	// off.
 	ReadCacheBytes int64
+	// Reader says this process reads beside the one that writes (a bulk
+	// worker beside its server): it leaves checkpointing the WAL to that
+	// one, so as not to do the same work twice.
+	Reader bool
 	// Now is the clock for lastUpdated; nil means time.Now.
 	Now func() time.Time
 	Log *slog.Logger
@@ -198,7 +202,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		db.snaps, err = openSnapshots(ctx, opts.Path+"-search")
 	}
 	if err == nil {
-		db.audit, err = openAudit(ctx, opts.Path+"-audit", opts.AuditSynchronous, newWAL(opts.Path+"-audit", opts, db.log))
+		db.audit, err = openAudit(ctx, opts.Path+"-audit", opts.AuditSynchronous, newWAL(opts.Path+"-audit", opts, db.log), opts.Reader)
 	}
 	if err != nil {
 		conn.Close()
@@ -212,10 +216,12 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	db.wal = newWAL(opts.Path, opts, db.log)
-	db.ckpt = sql.OpenDB(connector(opts.Path, opts.Synchronous, false))
-	db.ckpt.SetMaxOpenConns(1)
-	db.ckptDone = make(chan struct{})
-	go db.checkpointer(db.ckpt, db.stop, db.ckptDone)
+	if !opts.Reader {
+		db.ckpt = sql.OpenDB(connector(opts.Path, opts.Synchronous, false))
+		db.ckpt.SetMaxOpenConns(1)
+		db.ckptDone = make(chan struct{})
+		go db.checkpointer(db.ckpt, db.stop, db.ckptDone)
+	}
 	db.closeMu.Lock()
 	db.running = true
 	db.closeMu.Unlock()
