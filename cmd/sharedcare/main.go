@@ -18,13 +18,14 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"serve":    {"run the FHIR server and web apps", runServe},
-	"generate": {"write synthetic UK patients as FHIR bundles or NDJSON", runGenerate},
-	"load":     {"drive a server with synthetic clinicians and report latency, errors and memory", runLoad},
-	"audit":    {"verify the audit trail's hash chain (audit verify)", runAudit},
-	"admin":    {"create users, register OAuth clients, rotate the signing key", runAdmin},
-	"import":   {"import FHIR NDJSON files into the database, resumably", runImport},
-	"migrate":  {"move a practice or group from one FHIR server to another and verify it", runMigrate},
+	"serve":       {"run the FHIR server and web apps", runServe},
+	"generate":    {"write synthetic UK patients as FHIR bundles or NDJSON", runGenerate},
+	"load":        {"drive a server with synthetic clinicians and report latency, errors and memory", runLoad},
+	"audit":       {"verify the audit trail's hash chain (audit verify)", runAudit},
+	"admin":       {"create users, register OAuth clients, rotate the signing key", runAdmin},
+	"import":      {"import FHIR NDJSON files into the database, resumably", runImport},
+	"migrate":     {"move a practice or group from one FHIR server to another and verify it", runMigrate},
+	"bulk-worker": {"run one export for serve, which starts it (not run by hand)", runBulkWorker},
 }
 
 func main() {

@@ -59,6 +59,8 @@ type serveConfig struct {
 	ExportExpiry    time.Duration
 	BulkJobs        int
 	BulkDuty        float64
+	// BulkProcess runs exports in worker processes (bulk.Options.Worker).
+	BulkProcess bool
 	// DurableReadAudit: see server.Options.
 	DurableReadAudit bool
 	// ImportFrom: see bulk.Options.
@@ -103,6 +105,7 @@ func serveFlags(args []string) (*serveConfig, error) {
 	fs.StringVar(&cfg.ExportDir, "export-dir", envOr("SHAREDCARE_EXPORT_DIR", ""), "folder of bulk export files; several nodes must share it; off: no $export or $import; empty: DATA/exports (env SHAREDCARE_EXPORT_DIR)")
 	exportExpiry := fs.String("export-expiry", envOr("SHAREDCARE_EXPORT_EXPIRY", "24h"), "how long finished bulk jobs and their files are kept (env SHAREDCARE_EXPORT_EXPIRY)")
 	bulkJobs := fs.String("bulk-jobs", envOr("SHAREDCARE_BULK_JOBS", "1"), "bulk export and import jobs this node runs at once (env SHAREDCARE_BULK_JOBS)")
+	bulkProcess := fs.String("bulk-process", envOr("SHAREDCARE_BULK_PROCESS", "true"), "true: run each export in a worker process of its own at the lowest priority, which costs interactive requests less; false: in the server's process (env SHAREDCARE_BULK_PROCESS)")
 	bulkDuty := fs.String("bulk-duty", envOr("SHAREDCARE_BULK_DUTY", "0.25"), "share of its time a bulk job works while interactive requests are being served, pausing for the rest, from 0.05 to 1 (after a second without any it works unpaced): 1 is fastest, lower keeps interactive latency (docs/PERFORMANCE.md) (env SHAREDCARE_BULK_DUTY)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -140,6 +143,9 @@ func serveFlags(args []string) (*serveConfig, error) {
 	}
 	if cfg.BulkDuty, err = strconv.ParseFloat(*bulkDuty, 64); err != nil || cfg.BulkDuty < 0.05 || cfg.BulkDuty > 1 {
 		return nil, fmt.Errorf("-bulk-duty (SHAREDCARE_BULK_DUTY) %q: want a number from 0.05 to 1", *bulkDuty)
+	}
+	if cfg.BulkProcess, err = strconv.ParseBool(*bulkProcess); err != nil {
+		return nil, fmt.Errorf("-bulk-process (SHAREDCARE_BULK_PROCESS) %q: want true or false", *bulkProcess)
 	}
 	switch cfg.ExportDir {
 	case "":
@@ -264,6 +270,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 			OIDC: auth.OIDCOptions{Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience, Claim: cfg.OIDCClaim}},
 		InsecureNoAuth: cfg.InsecureNoAuth, CORSOrigins: cfg.CORSOrigins, SessionIdle: cfg.SessionIdle,
 		ExportDir: cfg.ExportDir, ExportExpiry: cfg.ExportExpiry, BulkJobs: cfg.BulkJobs, BulkDuty: cfg.BulkDuty, ImportFrom: cfg.ImportFrom,
+		BulkWorker: bulkWorker(cfg, log),
 	})
 	if cfg.Demo {
 		start := time.Now()
@@ -311,7 +318,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 		"max_body", cfg.MaxBody, "max_active", cfg.MaxActive, "max_queue", cfg.MaxQueue, "sqlite_synchronous", cfg.Synchronous,
 		"tls", tls, "auth", !cfg.InsecureNoAuth, "issuer", cfg.Issuer, "oidc_issuer", cfg.OIDCIssuer, "token_ttl", cfg.TokenTTL.String(), "session_idle", cfg.SessionIdle.String(),
 		"cors_origins", strings.Join(cfg.CORSOrigins, ","), "export_dir", cfg.ExportDir, "export_expiry", cfg.ExportExpiry.String(),
-		"bulk_jobs", cfg.BulkJobs, "bulk_duty", cfg.BulkDuty)
+		"bulk_jobs", cfg.BulkJobs, "bulk_duty", cfg.BulkDuty, "bulk_process", cfg.BulkProcess)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve %s: %w", cfg.Addr, err)

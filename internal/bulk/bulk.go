@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -39,9 +40,10 @@ type Options struct {
 	// interactive requests more than they should.
 	Duty float64
 	// Traffic tells a paced job (Duty below 1) about interactive requests:
-	// it stands aside while one is being served, for up to maxYield at a
-	// time, and works unpaced once none has been for quietAfter. nil: the
-	// job is paced throughout and never stands aside. Each node knows only
+	// it works unpaced once none has been served for quietAfter, and a job
+	// in the server's process stands aside while one is being served, for
+	// up to maxYield at a time. nil: the job is paced throughout and never
+	// stands aside. Each node knows only
 	// its own requests: on nodes sharing PostgreSQL, one that serves none
 	// works unpaced against the database the others serve from.
 	Traffic Traffic
@@ -64,8 +66,15 @@ type Options struct {
 	// from; public addresses need no listing (fetch.go). The command line
 	// (AllowFiles) may fetch from anywhere.
 	ImportFrom []string
-	Now        func() time.Time
-	Log        *slog.Logger
+	// Worker, when set, returns the command of a process to run an export
+	// in, made with exec.CommandContext(ctx, ...): the same program, whose
+	// command calls Work. There the export's reads and garbage, all at the
+	// lowest priority, are kept apart from the server's, which costs
+	// interactive requests less than an export inside the server
+	// (worker.go). nil: exports run in this process, as imports always do.
+	Worker func(ctx context.Context) *exec.Cmd
+	Now    func() time.Time
+	Log    *slog.Logger
 }
 
 // Traffic is what a server knows of the interactive requests it serves,
@@ -87,6 +96,8 @@ type Service struct {
 	wake chan struct{} // a kick-off nudges the worker
 
 	allowed origins // private origins $import may fetch from
+
+	inWorker bool // this is a worker process's (Work)
 
 	mu      sync.Mutex                    // guards running
 	running map[string]context.CancelFunc // jobs this node runs, by id
@@ -561,9 +572,21 @@ func (s *Service) checkpoint(ctx context.Context, j *job) error {
 	return s.save(ctx, j)
 }
 
-// run runs a claimed job to its end, or until ctx ends.
+// run runs a claimed job to its end, or until ctx ends: an export in a
+// worker process when there is one (Options.Worker), else here.
 func (s *Service) run(ctx context.Context, j *job) {
+	if j.Kind == "export" && s.opts.Worker != nil {
+		if err := s.runInWorker(ctx, j); err != nil {
+			s.failWorker(ctx, j.ID, err)
+		}
+		return
+	}
 	defer extraProcessor()()
+	s.runHere(ctx, j)
+}
+
+// runHere runs a claimed job in this process, and saves how it ended.
+func (s *Service) runHere(ctx context.Context, j *job) {
 	defer lowPriority()()
 	log := s.log.With("job", j.ID, "kind", j.Kind)
 	actx, err := j.As.context(ctx)
@@ -591,10 +614,15 @@ func (s *Service) run(ctx context.Context, j *job) {
 		// Shutting down: give the lease back so that the next start, on
 		// any node, resumes the job at once.
 		j.Lease = time.Time{}
-		if err := s.saveIfMine(sctx, j); err != nil {
+		saved, err := s.saveIfMine(sctx, j)
+		switch {
+		case err != nil:
 			log.WarnContext(sctx, "releasing a bulk job", "err", err)
+		case saved:
+			log.InfoContext(sctx, "bulk job paused for shutdown")
+		default:
+			log.InfoContext(sctx, "bulk job stopped") // cancelled, or taken over
 		}
-		log.InfoContext(sctx, "bulk job paused for shutdown")
 		return
 	case err != nil:
 		j.State, j.Failure = failed, failureOf(err)
@@ -608,21 +636,22 @@ func (s *Service) run(ctx context.Context, j *job) {
 		log.InfoContext(sctx, "bulk job complete", "progress", j.progress())
 	}
 	j.Finished, j.Node, j.Lease = s.now().UTC(), "", time.Time{}
-	if err := s.saveIfMine(sctx, j); err != nil {
+	if _, err := s.saveIfMine(sctx, j); err != nil {
 		log.WarnContext(sctx, "saving a finished bulk job", "err", err)
 	}
 }
 
-// saveIfMine saves j unless it was cancelled or taken over meanwhile.
-func (s *Service) saveIfMine(ctx context.Context, j *job) error {
+// saveIfMine saves j unless it was cancelled or taken over meanwhile, and
+// reports whether it did.
+func (s *Service) saveIfMine(ctx context.Context, j *job) (bool, error) {
 	cur, err := s.load(ctx, j.ID)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if cur.State != running || cur.Node != s.node {
-		return nil
+		return false, nil
 	}
-	return s.save(ctx, j)
+	return true, s.save(ctx, j)
 }
 
 func failureOf(err error) *failure {
@@ -669,18 +698,24 @@ func (s *Service) clean(ctx context.Context) {
 
 // pacer pauses a job so that it works Options.Duty of its time, in
 // slices short enough (workSlice) that an interactive request arriving
-// meanwhile waits little for a core, and cut short when one arrives: the
-// job then waits until no request is being served (or maxYield has
-// passed), so that it works in the gaps between them. When no request
-// has been served for quietAfter, there is nobody to make way for and
-// the job works unpaced until one comes.
+// meanwhile waits little for a core. In the server's process (aside) a
+// slice is cut short when a request arrives, and the job waits until none
+// is being served (or maxYield has passed), so that it works in the gaps
+// between them. When no request has been served for quietAfter, there is
+// nobody to make way for and the job works unpaced until one comes.
 type pacer struct {
 	duty    float64
-	traffic Traffic       // nil: no signal
-	yield   time.Duration // the longest it stands aside at once: maxYield
-	since   time.Time     // when the current slice of work began
-	owed    time.Duration // pause still due; negative after oversleeping
-	n       int
+	traffic Traffic // nil: no signal
+	// aside: stand aside while a request is in flight. A job in a worker
+	// process does not: the kernel already runs the server first, and
+	// looking every 100 µs while requests were in flight woke the worker
+	// thousands of times a second, which cost the requests more than
+	// standing aside saved them (docs/PERFORMANCE.md).
+	aside bool
+	yield time.Duration // the longest it stands aside at once: maxYield
+	since time.Time     // when the current slice of work began
+	owed  time.Duration // pause still due; negative after oversleeping
+	n     int
 }
 
 // quietAfter is how long a server must have served no interactive request
@@ -717,7 +752,7 @@ const workSlice = 250 * time.Microsecond
 const pacedScanBatch = 32
 
 func (s *Service) pacer() *pacer {
-	return &pacer{duty: s.opts.Duty, traffic: s.opts.Traffic, yield: maxYield, since: time.Now()}
+	return &pacer{duty: s.opts.Duty, traffic: s.opts.Traffic, aside: !s.inWorker, yield: maxYield, since: time.Now()}
 }
 
 // step counts one resource; once the job has worked a slice, or an
@@ -740,7 +775,7 @@ func (p *pacer) step(ctx context.Context) error {
 	return p.pause(ctx)
 }
 
-func (p *pacer) interrupted() bool { return p.traffic != nil && p.traffic.Busy() }
+func (p *pacer) interrupted() bool { return p.aside && p.traffic != nil && p.traffic.Busy() }
 
 func (p *pacer) quiet() bool { return p.traffic != nil && p.traffic.Quiet(quietAfter) }
 

@@ -13,7 +13,7 @@ func TestPacerStandsAside(t *testing.T) {
 	ctx := context.Background()
 	t.Run("until the requests end", func(t *testing.T) {
 		polls, busyFor := 0, 5
-		p := &pacer{duty: 0.9, since: time.Now(), yield: time.Minute, traffic: traffic{busy: func() bool {
+		p := &pacer{duty: 0.9, since: time.Now(), yield: time.Minute, aside: true, traffic: fakeTraffic{busy: func() bool {
 			polls++
 			return polls <= busyFor
 		}}}
@@ -27,7 +27,7 @@ func TestPacerStandsAside(t *testing.T) {
 		}
 	})
 	t.Run("not for good", func(t *testing.T) {
-		p := &pacer{duty: 0.9, since: time.Now(), yield: maxYield, traffic: traffic{busy: func() bool { return true }}}
+		p := &pacer{duty: 0.9, since: time.Now(), yield: maxYield, aside: true, traffic: fakeTraffic{busy: func() bool { return true }}}
 		done := make(chan error)
 		go func() {
 			var err error
@@ -49,12 +49,24 @@ func TestPacerStandsAside(t *testing.T) {
 	})
 	t.Run("unpaced jobs do not yield", func(t *testing.T) {
 		looked := false
-		p := &pacer{duty: 1, since: time.Now(), traffic: traffic{busy: func() bool { looked = true; return true }}}
+		p := &pacer{duty: 1, since: time.Now(), aside: true, traffic: fakeTraffic{busy: func() bool { looked = true; return true }}}
 		for range 8 {
 			p.step(ctx)
 		}
 		if looked {
 			t.Error("a job at duty 1 looked for requests to yield to")
+		}
+	})
+	t.Run("not in a worker process", func(t *testing.T) {
+		looked := false
+		p := &pacer{duty: 0.9, since: time.Now(), yield: time.Minute, traffic: fakeTraffic{busy: func() bool { looked = true; return true }}}
+		for range 8 {
+			if err := p.step(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if looked {
+			t.Error("a job in a worker process looked for requests to stand aside for")
 		}
 	})
 }
@@ -66,13 +78,13 @@ func TestPacerStandsAside(t *testing.T) {
 func TestPacerQuiet(t *testing.T) {
 	ctx := context.Background()
 	quiet, looked := true, 0
-	tr := traffic{busy: func() bool { looked++; return false }, quiet: func(d time.Duration) bool {
+	tr := fakeTraffic{busy: func() bool { looked++; return false }, quiet: func(d time.Duration) bool {
 		if d != quietAfter {
 			t.Errorf("asked whether quiet for %v, want %v", d, quietAfter)
 		}
 		return quiet
 	}}
-	p := &pacer{duty: 0.05, since: time.Now().Add(-time.Minute), yield: maxYield, traffic: tr}
+	p := &pacer{duty: 0.05, since: time.Now().Add(-time.Minute), yield: maxYield, aside: true, traffic: tr}
 	for range 4000 {
 		if err := p.step(ctx); err != nil {
 			t.Fatal(err)
@@ -107,12 +119,12 @@ func TestPacerQuiet(t *testing.T) {
 	}
 }
 
-// traffic is a Traffic made of functions; nil ones answer false.
-type traffic struct {
+// fakeTraffic is a Traffic made of functions; nil ones answer false.
+type fakeTraffic struct {
 	busy  func() bool
 	quiet func(time.Duration) bool
 }
 
-func (t traffic) Busy() bool { return t.busy != nil && t.busy() }
+func (t fakeTraffic) Busy() bool { return t.busy != nil && t.busy() }
 
-func (t traffic) Quiet(d time.Duration) bool { return t.quiet != nil && t.quiet(d) }
+func (t fakeTraffic) Quiet(d time.Duration) bool { return t.quiet != nil && t.quiet(d) }

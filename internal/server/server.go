@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"os/exec"
 	"runtime"
 	"strings"
 	"sync"
@@ -74,6 +75,9 @@ type Options struct {
 	// DurableReadAudit makes reads wait for their AuditEvents to be
 	// written (record.Options.DurableReadAudit).
 	DurableReadAudit bool
+	// BulkWorker runs exports in worker processes: see bulk.Options.Worker.
+	// The server then shares its count of interactive requests with them.
+	BulkWorker func(ctx context.Context) *exec.Cmd
 }
 
 // Server is the whole HTTP face of sharedcare.
@@ -125,8 +129,14 @@ func New(opts Options) *Server {
 	apiOpts := api.Options{Record: rec, MaxBody: opts.MaxBody, BaseURL: opts.BaseURL, Version: opts.Version, Log: opts.Log.With("component", "api"),
 		Security: &api.Security{Authorize: e.Authorize, Token: e.Token, Introspect: e.Introspect, Revoke: e.Revoke}}
 	if opts.ExportDir != "" {
+		if opts.BulkWorker != nil {
+			if err := m.interactive.Share(); err != nil {
+				// The workers are then paced throughout, never standing aside.
+				opts.Log.Warn("bulk workers will not see interactive requests", "err", err)
+			}
+		}
 		jobs = bulk.New(bulk.Options{Record: rec, Dir: opts.ExportDir, Expiry: opts.ExportExpiry, MaxJobs: opts.BulkJobs, Duty: opts.BulkDuty, Traffic: m,
-			Log: opts.Log, ImportFrom: opts.ImportFrom})
+			Log: opts.Log, ImportFrom: opts.ImportFrom, Worker: opts.BulkWorker})
 		apiOpts.Bulk = jobs
 	}
 	fhirAPI := api.New(apiOpts)

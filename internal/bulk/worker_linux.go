@@ -1,0 +1,27 @@
+package bulk
+
+import (
+	"os"
+	"os/exec"
+	"syscall"
+)
+
+// isolate puts a worker in a process group of its own, out of the way of
+// a terminal's Ctrl-C, which reaches the server, and has the kernel kill
+// it if the server dies. The server stops it with SIGTERM, and it saves
+// where it got to.
+func isolate(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+}
+
+// lowerProcessPriority runs every thread of the worker, those the Go
+// runtime starts later too, at the lowest priority (nice 19). A
+// worker leads its own process group (isolate); setting the group's
+// priority sets each of its threads', and a new thread takes its
+// creator's.
+func lowerProcessPriority() {
+	if syscall.Getpgrp() == os.Getpid() {
+		syscall.Setpriority(syscall.PRIO_PGRP, 0, 19)
+	}
+}
