@@ -25,13 +25,21 @@ func bulkWorker(cfg *serveConfig, log *slog.Logger) func(ctx context.Context) *e
 	if !cfg.BulkProcess || cfg.ExportDir == "" {
 		return nil
 	}
-	exe, err := os.Executable()
+	name, err := os.Executable()
+	exe := name
 	if err != nil {
 		log.Warn("exports will run in the server's process: its program file is unknown", "err", err)
 		return nil
 	}
+	if _, err := os.Stat("/proc/self/exe"); err == nil {
+		// Linux: this very program, even once an upgrade has replaced its
+		// file, so that a worker is never of another version than its
+		// server.
+		exe = "/proc/self/exe"
+	}
 	return func(ctx context.Context) *exec.Cmd {
 		cmd := exec.CommandContext(ctx, exe, "bulk-worker", "-log-level", cfg.LogLevel)
+		cmd.Args[0] = name // as ps shows it
 		if cfg.LogFormat != "" {
 			cmd.Args = append(cmd.Args, "-log-format", cfg.LogFormat)
 		}

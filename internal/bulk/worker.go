@@ -84,6 +84,9 @@ func (s *Service) runInWorker(ctx context.Context, j *job) error {
 		return fmt.Errorf("bulk: start worker: %w", err)
 	}
 	err = s.rec.ServeRelay(context.WithoutCancel(ctx), stdout, stdin)
+	if err != nil {
+		cmd.Process.Kill() // it talks nonsense, and nobody reads it now
+	}
 	stdin.Close()
 	if werr := cmd.Wait(); err == nil {
 		err = werr

@@ -157,6 +157,12 @@ func testExportInWorker(t *testing.T, backend string) {
 	if !strings.Contains(string(m), `"count":2500`) {
 		t.Errorf("manifest %s: want 2500 Observations", m)
 	}
+	// The worker marks that it ran once it has ended, just after the job.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if _, err := os.Stat(ran); err == nil {
+			break
+		}
+	}
 	if _, err := os.Stat(ran); err != nil || started.Load() != 1 {
 		t.Fatalf("worker started %d times, ran: %v; want the export run in one worker", started.Load(), err)
 	}
