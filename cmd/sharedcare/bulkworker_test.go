@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -15,57 +14,6 @@ import (
 	"testing"
 	"time"
 )
-
-// logLine is what the tests read of serve's JSON log, its workers' lines
-// included.
-type logLine struct {
-	Msg     string `json:"msg"`
-	Addr    string `json:"addr"`
-	Process string `json:"process"`
-	PID     int    `json:"pid"`
-	Job     string `json:"job"`
-}
-
-// startLogged runs serve like startServer, and hands every log line on.
-func startLogged(t *testing.T, args ...string) (*process, <-chan logLine) {
-	t.Helper()
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, append([]string{"serve", "-addr", "127.0.0.1:0", "-log-format", "json", "-insecure-no-auth"}, args...)...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	lines := make(chan logLine, 1000)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			var l logLine
-			if json.Unmarshal(sc.Bytes(), &l) == nil {
-				select {
-				case lines <- l:
-				default: // nobody reads what follows
-				}
-			}
-		}
-	}()
-	for deadline := time.After(30 * time.Second); ; {
-		select {
-		case l := <-lines:
-			if l.Msg == "sharedcare serving" {
-				return &process{cmd: cmd, base: "http://" + l.Addr + "/fhir"}, lines
-			}
-		case <-deadline:
-			t.Fatal("server did not start within 30s")
-		}
-	}
-}
 
 // waitLog returns the first line that ok accepts, within d.
 func waitLog(t *testing.T, lines <-chan logLine, d time.Duration, ok func(logLine) bool) logLine {

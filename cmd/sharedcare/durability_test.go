@@ -39,16 +39,23 @@ type process struct {
 	base string // http://127.0.0.1:port/fhir
 }
 
-// startServer runs the real binary on a free port and waits until it
-// logs that it is serving.
-func startServer(t *testing.T, args ...string) *process {
+// logLine is what the tests read of serve's JSON log, its workers' lines
+// included.
+type logLine struct {
+	Msg     string `json:"msg"`
+	Addr    string `json:"addr"`
+	Process string `json:"process"`
+	PID     int    `json:"pid"`
+	Job     string `json:"job"`
+}
+
+// startLogged runs serve like startServer, and hands every log line on.
+func startLogged(t *testing.T, args ...string) (*process, <-chan logLine) {
 	t.Helper()
 	bin, err := buildBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Durability is tested without authentication, which internal/server's
-	// tests cover; the flag is the one serve offers for development.
 	cmd := exec.Command(bin, append([]string{"serve", "-addr", "127.0.0.1:0", "-log-format", "json", "-insecure-no-auth"}, args...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -58,23 +65,37 @@ func startServer(t *testing.T, args ...string) *process {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	addr := make(chan string, 1)
+	lines := make(chan logLine, 1000)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
-			var line struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "sharedcare serving" {
-				addr <- line.Addr
+			var l logLine
+			if json.Unmarshal(sc.Bytes(), &l) == nil {
+				select {
+				case lines <- l:
+				default: // nobody reads what follows
+				}
 			}
 		}
 	}()
-	select {
-	case a := <-addr:
-		return &process{cmd: cmd, base: "http://" + a + "/fhir"}
-	case <-time.After(30 * time.Second):
-		t.Fatal("server did not start within 30s")
-		return nil
+	for deadline := time.After(30 * time.Second); ; {
+		select {
+		case l := <-lines:
+			if l.Msg == "sharedcare serving" {
+				return &process{cmd: cmd, base: "http://" + l.Addr + "/fhir"}, lines
+			}
+		case <-deadline:
+			t.Fatal("server did not start within 30s")
+		}
 	}
+}
+
+// startServer runs the real binary on a free port and waits until it
+// logs that it is serving.
+func startServer(t *testing.T, args ...string) *process {
+	t.Helper()
+	p, _ := startLogged(t, args...)
+	return p
 }
 
 // TestKillDuringWrites SIGKILLs the server while clients write, restarts

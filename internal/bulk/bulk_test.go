@@ -247,16 +247,7 @@ func TestRunningJobAddsProcessor(t *testing.T) {
 	observations(t, rec, 0, 2000)
 	base := runtime.GOMAXPROCS(0)
 	// At a duty of 1%, the export of 2,000 resources takes a second or so.
-	svc := bulk.New(bulk.Options{Record: rec, Dir: t.TempDir(), Poll: 5 * time.Millisecond, Duty: 0.01})
-	ctx, cancel := context.WithCancel(dev())
-	var wg sync.WaitGroup
-	wg.Go(func() { svc.Run(ctx) })
-	defer func() { cancel(); wg.Wait() }()
-
-	id, err := svc.Export(dev(), "system", "", map[string][]string{"_type": {"Observation"}}, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, id := exportObservations(t, bulk.Options{Record: rec, Dir: t.TempDir(), Duty: 0.01})
 	waitFor := func(what string, ok func() bool) {
 		t.Helper()
 		for deadline := time.Now().Add(time.Minute); !ok(); time.Sleep(time.Millisecond) {

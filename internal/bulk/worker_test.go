@@ -97,6 +97,23 @@ func workerCommand(where, ran string, started *atomic.Int32) func(ctx context.Co
 	}
 }
 
+// exportObservations runs a Service with opts (polling every 5 ms) until
+// the test ends, and kicks off an export of Observations on it.
+func exportObservations(t *testing.T, opts bulk.Options) (*bulk.Service, string) {
+	t.Helper()
+	opts.Poll = 5 * time.Millisecond
+	svc := bulk.New(opts)
+	ctx, cancel := context.WithCancel(dev())
+	var wg sync.WaitGroup
+	wg.Go(func() { svc.Run(ctx) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	id, err := svc.Export(dev(), "system", "", map[string][]string{"_type": {"Observation"}}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, id
+}
+
 // waitDone polls a job's status until it has finished, and returns its
 // manifest or error.
 func waitDone(t *testing.T, svc *bulk.Service, id string) ([]byte, error) {
@@ -140,16 +157,7 @@ func testExportInWorker(t *testing.T, backend string) {
 	dir := t.TempDir()
 	ran := filepath.Join(t.TempDir(), "worker-ran")
 	var started atomic.Int32
-	svc := bulk.New(bulk.Options{Record: rec, Dir: dir, Poll: 5 * time.Millisecond, Duty: 0.5, Worker: workerCommand(where, ran, &started)})
-	ctx, cancel := context.WithCancel(dev())
-	var wg sync.WaitGroup
-	wg.Go(func() { svc.Run(ctx) })
-	defer func() { cancel(); wg.Wait() }()
-
-	id, err := svc.Export(dev(), "system", "", map[string][]string{"_type": {"Observation"}}, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, id := exportObservations(t, bulk.Options{Record: rec, Dir: dir, Duty: 0.5, Worker: workerCommand(where, ran, &started)})
 	m, err := waitDone(t, svc, id)
 	if err != nil {
 		t.Fatal(err)
@@ -270,16 +278,8 @@ func TestWorkerCrashFailsJob(t *testing.T) {
 	rec, _, _ := workerRecord(t, "sqlite")
 	observations(t, rec, 0, 10)
 	var started atomic.Int32
-	svc := bulk.New(bulk.Options{Record: rec, Dir: t.TempDir(), Poll: 5 * time.Millisecond, Worker: workerCommand("crash", "", &started)})
-	ctx, cancel := context.WithCancel(dev())
-	var wg sync.WaitGroup
-	wg.Go(func() { svc.Run(ctx) })
-	defer func() { cancel(); wg.Wait() }()
-	id, err := svc.Export(dev(), "system", "", map[string][]string{"_type": {"Observation"}}, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = waitDone(t, svc, id)
+	svc, id := exportObservations(t, bulk.Options{Record: rec, Dir: t.TempDir(), Worker: workerCommand("crash", "", &started)})
+	_, err := waitDone(t, svc, id)
 	var oe *outcome.Error
 	if !errors.As(err, &oe) || oe.Status != 500 {
 		t.Fatalf("status of a job whose worker crashed: %v; want a 500 outcome", err)
