@@ -10,9 +10,12 @@
 // restart and resumes where it stopped: an export from the last position
 // it wrote (a seq per type and the bytes of its file), an import from the
 // last line it committed. Every node sees every job; export files live
-// in Options.Dir, which several nodes must share.
+// in Options.Dir, which several nodes must share. With Options.Worker an
+// export runs in a worker process of its own, which relays its writes to
+// the server through record (worker.go).
 //
 // bulk is a face: it reads and writes the data only through record (whose
 // Export and Import check access and audit), and imports record, search,
-// fhir, outcome and auth; never store, access, audit or another face.
+// fhir, outcome, auth and traffic; never store, access, audit or another
+// face.
 package bulk

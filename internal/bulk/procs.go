@@ -6,8 +6,9 @@ import (
 	"sync"
 )
 
-// procs counts the jobs running on this node, each of which has added a
-// processor (a P, in the Go runtime's terms) for as long as it runs.
+// procs counts the jobs running in the server's process (imports, and
+// exports without a worker process), each of which has added a processor
+// (a P, in the Go runtime's terms) for as long as it runs.
 //
 // A job's goroutine holds a P while it works, in Go and in its calls into
 // SQLite alike. With GOMAXPROCS at the number of cores, that leaves the
