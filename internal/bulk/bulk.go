@@ -69,9 +69,9 @@ type Options struct {
 	// Worker, when set, returns the command of a process to run an export
 	// in, made with exec.CommandContext(ctx, ...): the same program, whose
 	// command calls Work. There the export's reads and garbage, all at the
-	// lowest priority, are kept apart from the server's, which costs
-	// interactive requests less than an export inside the server
-	// (worker.go). nil: exports run in this process, as imports always do.
+	// lowest priority, are kept apart from the server's, and its failures
+	// too (worker.go). nil: exports run in this process, as imports always
+	// do.
 	Worker func(ctx context.Context) *exec.Cmd
 	Now    func() time.Time
 	Log    *slog.Logger

@@ -20,12 +20,12 @@ import (
 // checkpoints and AuditEvents. The worker reads the job, the resources
 // and the access rules from the store itself, and writes the files.
 //
-// Why a process: the same reads and file writes cost interactive requests
-// less from outside the server's process than from a goroutine inside it,
-// however low that goroutine's thread's priority (docs/PERFORMANCE.md).
-// In a process of its own the whole of a job, its garbage collection and
-// runtime threads too, runs at the lowest priority, and none of it holds
-// the server's processors (Ps).
+// Why a process: isolation. A worker that fails or runs out of memory
+// fails its job, not the server; the whole of a job, its garbage
+// collection and runtime threads too, runs at the lowest priority; and
+// none of it holds the server's processors (Ps). What it costs
+// interactive requests measured about the same as a job inside the
+// server, perhaps a little less (docs/PERFORMANCE.md, ninth session).
 
 // HelloEnv is the environment variable that hands a worker its hello.
 const HelloEnv = "SHAREDCARE_BULK_WORKER"
@@ -38,7 +38,8 @@ type hello struct {
 	Duty  float64       `json:"duty"`
 	Lease time.Duration `json:"lease"`
 	// Traffic says the worker's file descriptor 3 maps the server's count
-	// of interactive requests (traffic.Meter), for the job to stand aside.
+	// of interactive requests (traffic.Meter), for the job to work unpaced
+	// while the server is quiet.
 	Traffic bool `json:"traffic,omitempty"`
 }
 
