@@ -25,7 +25,8 @@ import (
 // collection and runtime threads too, runs at the lowest priority; and
 // none of it holds the server's processors (Ps). What it costs
 // interactive requests measured about the same as a job inside the
-// server, perhaps a little less (docs/PERFORMANCE.md, ninth session).
+// server on a quiet box, and steadier on a busy one (docs/PERFORMANCE.md,
+// ninth session).
 
 // HelloEnv is the environment variable that hands a worker its hello.
 const HelloEnv = "SHAREDCARE_BULK_WORKER"
