@@ -37,6 +37,11 @@ type auditLog struct {
 
 	failing atomic.Pointer[error] // the last batch's error while queued events wait to be retried
 
+	// reader: the trail is another process's to write (Options.Reader).
+	// This one neither appends events nor brings the patient index up to
+	// date, which would hold the trail's write lock against that process.
+	reader bool
+
 	// fault, when a test sets it, fails each batch it returns an error for,
 	// as a full disk or an I/O error would.
 	fault atomic.Pointer[func() error]
@@ -99,10 +104,13 @@ const auditQueue = 8192
 // waiting.
 const auditIdle = 100 * time.Millisecond
 
+// errReaderAudit is what a Reader store answers an audit event with.
+var errReaderAudit = errors.New("sqlite: this process reads beside the server, which alone writes the audit trail")
+
 // reader: see Options.Reader.
 func openAudit(ctx context.Context, path, synchronous string, w *wal, reader bool) (*auditLog, error) {
 	log := w.log
-	a := &auditLog{jobs: make(chan *auditJob, auditQueue), stop: make(chan struct{}), done: make(chan struct{}), wal: w, log: log}
+	a := &auditLog{jobs: make(chan *auditJob, auditQueue), stop: make(chan struct{}), done: make(chan struct{}), wal: w, log: log, reader: reader}
 	wc, err := writerConnector(path, synchronous)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: audit: %w", err)
@@ -169,6 +177,9 @@ func (db *DB) AppendAudit(ctx context.Context, events []*store.AuditRecord) erro
 	if len(events) == 0 {
 		return nil
 	}
+	if db.audit.reader {
+		return errReaderAudit
+	}
 	return db.appendAudit(ctx, events)
 }
 
@@ -195,6 +206,9 @@ func (db *DB) appendAudit(ctx context.Context, events []*store.AuditRecord) erro
 func (db *DB) QueueAudit(ctx context.Context, events []*store.AuditRecord) error {
 	if len(events) == 0 {
 		return nil
+	}
+	if db.audit.reader {
+		return errReaderAudit
 	}
 	if err := db.audit.failing.Load(); err != nil {
 		return fmt.Errorf("sqlite: audit: %w", *err)
@@ -232,7 +246,7 @@ func (a *auditLog) writer(conn *sql.Conn, seq int64, prev []byte, indexed int64)
 				break // commit the retried events
 			}
 			// Quiet for a moment: bring the patient index up to date.
-			if seq > indexed {
+			if seq > indexed && !a.reader {
 				indexed = a.indexPatients(conn, indexed)
 			}
 			idle.Reset(auditIdle)
@@ -246,7 +260,7 @@ func (a *auditLog) writer(conn *sql.Conn, seq int64, prev []byte, indexed int64)
 				case j := <-a.jobs:
 					seq, prev, _ = a.commit(conn, []*auditJob{j}, seq, prev)
 				default:
-					for seq > indexed {
+					for seq > indexed && !a.reader {
 						before := indexed
 						if indexed = a.indexPatients(conn, indexed); indexed == before {
 							break

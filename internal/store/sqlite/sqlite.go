@@ -62,8 +62,10 @@ type Options struct {
 	// off.
 	ReadCacheBytes int64
 	// Reader says this process reads beside the one that writes (a bulk
-	// worker beside its server): it leaves checkpointing the WAL to that
-	// one, so as not to do the same work twice.
+	// worker beside its server): it leaves checkpointing the WAL and
+	// indexing the audit trail to that one, so as not to do the same work
+	// twice or hold the trail's write lock against it, and refuses audit
+	// events, whose chain that one holds the head of.
 	Reader bool
 	// Now is the clock for lastUpdated; nil means time.Now.
 	Now func() time.Time
