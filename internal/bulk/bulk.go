@@ -43,9 +43,9 @@ type Options struct {
 	// it works unpaced once none has been served for quietAfter, and a job
 	// in the server's process stands aside while one is being served, for
 	// up to maxYield at a time. nil: the job is paced throughout and never
-	// stands aside. Each node knows only
-	// its own requests: on nodes sharing PostgreSQL, one that serves none
-	// works unpaced against the database the others serve from.
+	// stands aside. Each node knows only its own requests: on nodes
+	// sharing PostgreSQL, one that serves none works unpaced against the
+	// database the others serve from.
 	Traffic Traffic
 	// Poll is how often the worker looks for jobs and checks for
 	// cancellation; 0 means 1s.

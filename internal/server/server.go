@@ -131,7 +131,7 @@ func New(opts Options) *Server {
 	if opts.ExportDir != "" {
 		if opts.BulkWorker != nil {
 			if err := m.interactive.Share(); err != nil {
-				// The workers are then paced throughout, never standing aside.
+				// The workers are then paced throughout, even on a quiet server.
 				opts.Log.Warn("bulk workers will not see interactive requests", "err", err)
 			}
 		}
