@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // waitLog returns the first line that ok accepts, within d.
@@ -57,6 +59,26 @@ func alive(pid int) bool {
 	}
 	_, after, _ := strings.Cut(string(b), ") ")
 	return !strings.HasPrefix(after, "Z")
+}
+
+// checkLow fails unless every thread of process pid runs at nice 19 with
+// 100 µs time slices (kernels before 6.12 report no slice: 0).
+func checkLow(t *testing.T, pid int) {
+	t.Helper()
+	tasks, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range tasks {
+		tid, _ := strconv.Atoi(e.Name())
+		a, err := unix.SchedGetAttr(tid, 0)
+		if err != nil {
+			continue // ended meanwhile
+		}
+		if a.Nice != 19 || a.Runtime != 0 && a.Runtime != 100_000 {
+			t.Errorf("worker thread %d at nice %d with %v slices, want nice 19 and 100µs", tid, a.Nice, time.Duration(a.Runtime))
+		}
+	}
 }
 
 // TestExportInWorkerProcess runs serve from the binary: an export runs in
@@ -104,6 +126,7 @@ func TestExportInWorkerProcess(t *testing.T) {
 	if started.Process != "bulk-worker" || started.PID == p.cmd.Process.Pid || started.PID == 0 {
 		t.Fatalf("job started in %q, pid %d (server %d); want a bulk-worker process", started.Process, started.PID, p.cmd.Process.Pid)
 	}
+	checkLow(t, started.PID)
 	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
 		resp, err := http.Get(status)
 		if err != nil {

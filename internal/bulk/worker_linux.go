@@ -16,12 +16,12 @@ func isolate(cmd *exec.Cmd) {
 }
 
 // lowerProcessPriority runs every thread of the worker, those the Go
-// runtime starts later too, at the lowest priority (nice 19). A
-// worker leads its own process group (isolate); setting the group's
-// priority sets each of its threads', and a new thread takes its
-// creator's.
+// runtime starts later too, at the lowest priority with short time slices
+// (lowerThreads). A worker leads its own process group (isolate); the
+// group's nice value covers any process it starts.
 func lowerProcessPriority() {
 	if syscall.Getpgrp() == os.Getpid() {
 		syscall.Setpriority(syscall.PRIO_PGRP, 0, 19)
 	}
+	lowerThreads()
 }
