@@ -1,7 +1,6 @@
 package bulk
 
 import (
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,8 +22,7 @@ func lowThreads(t *testing.T, pid int) []int {
 	var low []int
 	for _, e := range tasks {
 		tid, _ := strconv.Atoi(e.Name())
-		// Getpriority returns 20-nice on Linux.
-		if prio, err := syscall.Getpriority(syscall.PRIO_PROCESS, tid); err == nil && prio == 1 {
+		if a, err := unix.SchedGetAttr(tid, 0); err == nil && a.Nice == 19 {
 			low = append(low, tid)
 		}
 	}
@@ -43,10 +41,10 @@ func init() {
 	}
 }
 
-// TestLowPriority runs a job's thread at nice 19 with short slices, and when the job ends
-// leaves no thread low to run request handlers: a server without the
-// privilege to raise a thread's priority again (as here, where the test
-// runs unprivileged) must let the thread end.
+// TestLowPriority runs a job's thread at nice 19 with short slices, and
+// when the job ends leaves no thread low to run request handlers: a
+// server without the privilege to raise a thread's priority again (as
+// here, where the test runs unprivileged) must let the thread end.
 func TestLowPriority(t *testing.T) {
 	if os.Getenv(lowPriorityEnv) == "" {
 		runUnprivileged(t, "^TestLowPriority$")
@@ -91,7 +89,11 @@ func runUnprivileged(t *testing.T, pattern string) {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	copyExe := filepath.Join(dir, "bulk.test")
-	if err := copyFile(exe, copyExe); err != nil {
+	b, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(copyExe, b, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Chmod(dir, 0o755); err != nil {
@@ -108,21 +110,4 @@ func runUnprivileged(t *testing.T, pattern string) {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	t.Logf("%s", out)
-}
-
-func copyFile(from, to string) error {
-	in, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o755)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
