@@ -106,7 +106,7 @@ func serveFlags(args []string) (*serveConfig, error) {
 	exportExpiry := fs.String("export-expiry", envOr("SHAREDCARE_EXPORT_EXPIRY", "24h"), "how long finished bulk jobs and their files are kept (env SHAREDCARE_EXPORT_EXPIRY)")
 	bulkJobs := fs.String("bulk-jobs", envOr("SHAREDCARE_BULK_JOBS", "1"), "bulk export and import jobs this node runs at once (env SHAREDCARE_BULK_JOBS)")
 	bulkProcess := fs.String("bulk-process", envOr("SHAREDCARE_BULK_PROCESS", "true"), "true: run each export in a worker process of its own at the lowest priority, so that its memory and failures are not the server's; false: in the server's process (env SHAREDCARE_BULK_PROCESS)")
-	bulkDuty := fs.String("bulk-duty", envOr("SHAREDCARE_BULK_DUTY", "0.25"), "share of its time a bulk job works while interactive requests are being served, pausing for the rest, from 0.05 to 1 (after a second without any it works unpaced): 1 is fastest, lower keeps interactive latency (docs/PERFORMANCE.md) (env SHAREDCARE_BULK_DUTY)")
+	bulkDuty := fs.String("bulk-duty", envOr("SHAREDCARE_BULK_DUTY", "0.1"), "share of its time a bulk job works while interactive requests are being served, pausing for the rest, from 0.05 to 1 (after a second without any it works unpaced): 1 is fastest, lower keeps interactive latency (docs/PERFORMANCE.md) (env SHAREDCARE_BULK_DUTY)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
